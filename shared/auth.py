@@ -1,0 +1,87 @@
+"""Bearer-token authentication. Tokens are random, shown once, and stored only as hashes.
+
+A principal is either the platform operator (the admin token from settings) or a registered
+client system, which belongs to one partnership and may post only its allowed event types.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.problems import Forbidden, NotFound, Unauthorized
+from shared.tables import ClientCredential, ClientSystem
+
+TOKEN_PREFIX = "masa_"
+
+
+def generate_token() -> tuple[str, str]:
+    """A new token and its hash; the token is returned to the caller once and never stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 suffices: tokens carry 256 bits of randomness, so no slow hash is needed."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # "admin" or "client"
+    id: str
+    partnership_ids: frozenset[str] = field(default_factory=frozenset)
+    allowed_event_types: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.kind == "admin"
+
+    def can_see(self, partnership_id: str) -> bool:
+        return self.is_admin or partnership_id in self.partnership_ids
+
+    def require_partnership(self, partnership_id: str, what: str = "Partnership") -> None:
+        """Another partnership's object answers 404, so its existence is not disclosed."""
+        if not self.can_see(partnership_id):
+            raise NotFound(f"{what} not found.")
+
+    def require_event_type(self, event_type: str) -> None:
+        if not self.is_admin and event_type not in self.allowed_event_types:
+            raise Forbidden(f"This client system may not post '{event_type}'.")
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise Forbidden("Only the platform operator may do this.")
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized()
+    return token.strip()
+
+
+async def authenticate(session: AsyncSession, token: str, admin_token: str) -> Principal:
+    if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
+        return Principal(kind="admin", id="platform-admin")
+    row = (
+        await session.exec(
+            select(ClientCredential).where(ClientCredential.token_hash == hash_token(token))
+        )
+    ).first()
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("The bearer token is not valid or has been revoked.")
+    system = await session.get(ClientSystem, row.client_id)
+    return Principal(
+        kind="client",
+        id=row.client_id,
+        partnership_ids=frozenset({row.partnership_id}),
+        allowed_event_types=frozenset(system.allowed_event_types or []) if system else frozenset(),
+    )

@@ -1,0 +1,161 @@
+"""Consumer-group member with an inbox: each event's effect commits once, then its offset.
+
+Per record: parse the CloudEvents envelope (malformed -> dead-letter topic with the reason),
+open one database transaction, skip if the event id is in the inbox, run the handler, record
+the id, commit; only then is the Kafka offset committed. A rebalance listener commits what is
+done before partitions are revoked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+from opentelemetry.trace import SpanKind
+from sqlalchemy.exc import OperationalError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.bus import KafkaBus
+from shared.db import Database
+from shared.events import CloudEvent, EventPayload, MalformedEvent
+from shared.metrics import EVENTS_CONSUMED
+from shared.settings import DEAD_LETTER_SUFFIX
+from shared.tables import InboxEvent
+from shared.telemetry import span_from
+
+log = logging.getLogger("masa.consumer")
+
+Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
+HANDLER_ATTEMPTS = 3
+
+
+class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, member: EventConsumer) -> None:
+        self.member = member
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self.member.lock:
+            await self.member.commit_done()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info("partitions assigned: %s", sorted(str(tp) for tp in assigned))
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        bus: KafkaBus,
+        db: Database,
+        *,
+        group_id: str,
+        topics: Sequence[str],
+        handlers: Mapping[str, Handler],
+    ) -> None:
+        self.bus = bus
+        self.db = db
+        self.group_id = group_id
+        self.topics = list(topics)
+        self.handlers = dict(handlers)
+        self.lock = asyncio.Lock()
+        self._done: dict[TopicPartition, int] = {}
+        self._consumer: Any = None
+
+    async def commit_done(self) -> None:
+        if self._done and self._consumer is not None:
+            offsets = {tp: OffsetAndMetadata(off + 1, "") for tp, off in self._done.items()}
+            self._done.clear()
+            await self._consumer.commit(offsets)
+
+    async def run(self) -> None:
+        consumer = self.bus.consumer(self.group_id, [])
+        consumer.subscribe(self.topics, listener=_CommitBeforeRevoke(self))
+        await consumer.start()
+        self._consumer = consumer
+        try:
+            while True:
+                batch = await consumer.getmany(timeout_ms=500, max_records=200)
+                if not batch:
+                    continue
+                async with self.lock:
+                    for tp, records in batch.items():
+                        for record in records:
+                            await self.handle_record(record)
+                            self._done[tp] = record.offset
+                    await self.commit_done()
+        finally:
+            self._consumer = None
+            await consumer.stop()
+
+    async def handle_record(self, record: ConsumerRecord[Any, Any]) -> None:
+        try:
+            event = CloudEvent.from_bytes(record.value)
+            handler = self.handlers.get(event.type)
+            payload: EventPayload | None = event.payload() if handler else None
+        except MalformedEvent as exc:
+            await self.dead_letter(record, str(exc))
+            return
+        except KeyError:
+            handler = None
+        if handler is None:
+            EVENTS_CONSUMED.labels(self.group_id, "unhandled", "ignored").inc()
+            return
+        headers = dict(record.headers or [])
+        traceparent = event.traceparent or (headers.get("traceparent") or b"").decode() or None
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with span_from(
+                    f"{record.topic} process",
+                    traceparent,
+                    SpanKind.CONSUMER,
+                    {
+                        "messaging.system": "kafka",
+                        "messaging.destination.name": record.topic,
+                        "messaging.message.id": event.id,
+                        "messaging.consumer.group.name": self.group_id,
+                    },
+                ):
+                    outcome = await self._apply(handler, event, payload)
+                EVENTS_CONSUMED.labels(self.group_id, event.type, outcome).inc()
+                return
+            except asyncio.CancelledError:
+                raise
+            except OperationalError:
+                log.exception("database unavailable handling %s; will retry", event.id)
+                await asyncio.sleep(min(30.0, 0.5 * attempt))
+            except Exception as exc:
+                if attempt >= HANDLER_ATTEMPTS:
+                    log.exception("handler failed for %s; dead-lettering", event.id)
+                    await self.dead_letter(record, f"handler failed: {exc!r}")
+                    return
+                await asyncio.sleep(0.2 * attempt)
+
+    async def _apply(self, handler: Handler, event: CloudEvent, payload: Any) -> str:
+        async with self.db.transaction() as session:
+            if await session.get(InboxEvent, event.id) is not None:
+                return "duplicate"
+            await handler(session, event, payload)
+            session.add(InboxEvent(event_id=event.id, type=event.type, source=event.source))
+        return "processed"
+
+    async def dead_letter(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
+        log.warning("dead-lettering %s@%s:%s: %s", record.topic, record.partition,
+                    record.offset, reason)
+        EVENTS_CONSUMED.labels(self.group_id, "malformed", "dead_lettered").inc()
+        headers = [
+            ("dlq_reason", reason[:2000].encode()),
+            ("dlq_source_topic", record.topic.encode()),
+            ("dlq_source_partition", str(record.partition).encode()),
+            ("dlq_source_offset", str(record.offset).encode()),
+            ("dlq_consumer_group", self.group_id.encode()),
+        ]
+        key = record.key.decode(errors="replace") if record.key else "unknown"
+        future = await self.bus.send(
+            record.topic + DEAD_LETTER_SUFFIX, key=key, value=record.value or b"", headers=headers
+        )
+        await future

@@ -1,0 +1,73 @@
+"""Settings shared by every service, read from the environment by pydantic-settings.
+
+Each service subclasses :class:`ServiceSettings` with its own ``env_prefix`` (``PARTNERS_``,
+``REVIEWS_`` ...). A few settings are platform-wide and read without a prefix as well, so one
+``KAFKA_BOOTSTRAP_SERVERS`` points every service at the same broker.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_ADMIN_TOKEN = "masa-dev-admin-token"
+
+TOPICS = {
+    "partners": "partners.events",
+    "reviews": "reviews.events",
+    "notifications": "notifications.events",
+    "reporting": "reporting.events",
+}
+DEAD_LETTER_SUFFIX = ".dlq"
+
+
+class ServiceSettings(BaseSettings):
+    """Base settings; subclasses set ``service_name`` and ``model_config`` env_prefix."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    service_name: str = "service"
+    environment: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: str = Field("data", validation_alias=AliasChoices("data_dir", "MASA_DATA_DIR"))
+    database_url: str = ""
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092",
+        validation_alias=AliasChoices("kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    kafka_idempotent_producer: bool = Field(
+        False,
+        validation_alias=AliasChoices("kafka_idempotent_producer", "KAFKA_IDEMPOTENT_PRODUCER"),
+        description="Turn on for Apache Kafka; the embedded broker does not support it.",
+    )
+    kafka_topic_partitions: int = Field(
+        6, validation_alias=AliasChoices("kafka_topic_partitions", "KAFKA_TOPIC_PARTITIONS")
+    )
+    kafka_replication_factor: int = Field(
+        1, validation_alias=AliasChoices("kafka_replication_factor", "KAFKA_REPLICATION_FACTOR")
+    )
+    outbox_poll_seconds: float = 1.0
+    admin_token: str = Field(
+        DEV_ADMIN_TOKEN, validation_alias=AliasChoices("admin_token", "MASA_ADMIN_TOKEN")
+    )
+    otel_exporter: Literal["none", "console", "otlp"] = Field(
+        "none", validation_alias=AliasChoices("otel_exporter", "OTEL_EXPORTER")
+    )
+    log_level: str = Field("INFO", validation_alias=AliasChoices("log_level", "LOG_LEVEL"))
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _defaults_and_secrets(self) -> ServiceSettings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir}/{self.service_name}.db"
+        if self.environment == "production" and self.admin_token == DEV_ADMIN_TOKEN:
+            raise ValueError("MASA_ADMIN_TOKEN must be set to a secret in production")
+        return self
+
+    @property
+    def topic(self) -> str:
+        """The topic this service publishes to."""
+        return TOPICS[self.service_name]
