@@ -50,7 +50,7 @@ _MAX_KEY_BYTES = 64  # spec: "512 [bits] maximum"
 _TIMESTAMP_RE = re.compile(r"[0-9]{1,15}")
 
 
-class InvalidSignature(Exception):  # noqa: N818 - the name the callers use
+class InvalidSignature(Exception):
     """A webhook failed verification; :attr:`reason` says why (safe to log, holds no secret)."""
 
     def __init__(self, reason: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pwd
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -22,11 +23,12 @@ def pg() -> Iterator[ThrowawayPostgres]:
 
 
 def _alive(pid: int) -> bool:
+    """True if *pid* runs; an exited process not yet reaped by init (zombie) counts as dead."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
         return False
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_bindir_has_server_binaries() -> None:

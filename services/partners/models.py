@@ -1,0 +1,53 @@
+"""Tables of the partner registry (its own metadata; shared tables live in shared.tables)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlmodel import Field
+
+from shared.db import new_metadata_base
+from shared.tables import utc_field
+
+PartnersTable = new_metadata_base("PartnersTable")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Partnership(PartnersTable, table=True):
+    __tablename__ = "partnership"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    status: str = Field(default="drafting_arrangements", max_length=40)
+    effective_from: date | None = None
+    created_at: datetime = utc_field(default_now=True)
+
+
+class Council(PartnersTable, table=True):
+    """A council area covered by a partnership. A council is in at most one at a time."""
+
+    __tablename__ = "council"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
+    partnership_id: str = Field(foreign_key="partnership.id", index=True, max_length=64)
+    name: str = Field(max_length=200)
+    ons_code: str = Field(max_length=9, index=True)
+    la_number: str | None = Field(default=None, max_length=3)
+    joined_on: date | None = None
+    left_on: date | None = None
+
+
+class SafeguardingPartner(PartnersTable, table=True):
+    """One of the three statutory safeguarding partners of a partnership."""
+
+    __tablename__ = "safeguarding_partner"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
+    partnership_id: str = Field(foreign_key="partnership.id", index=True, max_length=64)
+    kind: str = Field(max_length=20)
+    organisation: str = Field(max_length=200)
+    lead_role: str = Field(max_length=200)

@@ -1,0 +1,110 @@
+"""Request and response bodies of the partners API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PartnerKind = Literal["local_authority", "health_board", "police"]
+REQUIRED_KINDS: frozenset[str] = frozenset({"local_authority", "health_board", "police"})
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CouncilIn(Strict):
+    name: str = Field(min_length=2, max_length=200, examples=["Leeds City Council"])
+    ons_code: str = Field(pattern=r"^E(06|07|08|09|10)\d{6}$", examples=["E08000035"],
+                          description="ONS area code of a council with children's services")
+    la_number: str | None = Field(default=None, pattern=r"^\d{3}$", examples=["383"],
+                                  description="DfE local authority number")
+
+
+class PartnerIn(Strict):
+    kind: PartnerKind
+    organisation: str = Field(min_length=2, max_length=200)
+    lead_role: str = Field(min_length=2, max_length=200, examples=["Chief Executive"])
+
+
+class PartnershipIn(Strict):
+    name: str = Field(min_length=3, max_length=200,
+                      examples=["Leeds Safeguarding Children Partnership"])
+    effective_from: date | None = None
+    councils: list[CouncilIn] = Field(min_length=1, max_length=20)
+    partners: list[PartnerIn] = Field(min_length=3, max_length=60)
+
+    @field_validator("partners")
+    @classmethod
+    def _three_statutory_partners(cls, partners: list[PartnerIn]) -> list[PartnerIn]:
+        missing = REQUIRED_KINDS - {p.kind for p in partners}
+        if missing:
+            raise ValueError(
+                "a partnership needs all three statutory safeguarding partners; missing: "
+                + ", ".join(sorted(missing))
+            )
+        return partners
+
+    @field_validator("councils")
+    @classmethod
+    def _distinct_councils(cls, councils: list[CouncilIn]) -> list[CouncilIn]:
+        codes = [c.ons_code for c in councils]
+        if len(codes) != len(set(codes)):
+            raise ValueError("the same council (ONS code) is listed twice")
+        return councils
+
+
+class CouncilOut(BaseModel):
+    id: str
+    name: str
+    ons_code: str
+    la_number: str | None
+
+
+class PartnerOut(BaseModel):
+    id: str
+    kind: str
+    organisation: str
+    lead_role: str
+
+
+class PartnershipOut(BaseModel):
+    id: str
+    name: str
+    status: str
+    effective_from: date | None
+    created_at: datetime
+    councils: list[CouncilOut]
+    partners: list[PartnerOut]
+
+
+class PartnershipPage(BaseModel):
+    items: list[PartnershipOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ClientSystemIn(Strict):
+    name: str = Field(min_length=2, max_length=200, examples=["Leeds children's case system"])
+    organisation: str = Field(min_length=2, max_length=200, examples=["Leeds City Council"])
+    allowed_event_types: list[str] = Field(
+        min_length=1, examples=[["incident.notified"]],
+        description="What the system may post, e.g. incident.notified",
+    )
+
+
+class CredentialOut(BaseModel):
+    credential_id: str
+    token: str = Field(description="Shown once; store it now. Only its hash is kept.")
+
+
+class ClientSystemOut(BaseModel):
+    client_id: str
+    partnership_id: str
+    name: str
+    organisation: str
+    allowed_event_types: list[str]
+    credential: CredentialOut | None = None
