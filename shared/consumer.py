@@ -54,12 +54,14 @@ class EventConsumer:
         group_id: str,
         topics: Sequence[str],
         handlers: Mapping[str, Handler],
+        **consumer_options: Any,
     ) -> None:
         self.bus = bus
         self.db = db
         self.group_id = group_id
         self.topics = list(topics)
         self.handlers = dict(handlers)
+        self.consumer_options = consumer_options
         self.lock = asyncio.Lock()
         self._done: dict[TopicPartition, int] = {}
         self._consumer: Any = None
@@ -71,7 +73,7 @@ class EventConsumer:
             await self._consumer.commit(offsets)
 
     async def run(self) -> None:
-        consumer = self.bus.consumer(self.group_id, [])
+        consumer = self.bus.consumer(self.group_id, [], **self.consumer_options)
         consumer.subscribe(self.topics, listener=_CommitBeforeRevoke(self))
         await consumer.start()
         self._consumer = consumer

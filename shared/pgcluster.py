@@ -13,10 +13,15 @@ The cluster trades durability for speed (``fsync=off``, ``synchronous_commit=off
 PostgreSQL refuses to run as root, and CI runs as root. When the effective uid is 0
 the directory is handed to the ``postgres`` system user and ``initdb`` / ``pg_ctl`` run
 through ``runuser -u postgres --``; otherwise they run as the current user.
+
+Foreground use (prints one SQLAlchemy URL per database, stops and deletes on Ctrl-C)::
+
+    python -m shared.pgcluster --port 55432 --database partners --database reviews
 """
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import contextlib
 import glob
@@ -34,9 +39,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from shared.processes import LOCALHOST, free_port
+from shared.processes import LOCALHOST, free_port, wait_for_shutdown_signal
 
-__all__ = ["PostgresError", "ThrowawayPostgres", "postgres_bindir"]
+__all__ = ["PostgresError", "ThrowawayPostgres", "main", "postgres_bindir"]
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +81,9 @@ def postgres_bindir() -> Path:
         match = re.search(r"/postgresql/(\d+(?:\.\d+)?)/bin$", path)
         return float(match.group(1)) if match else -1.0
 
-    candidates += [Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=major,
-                                           reverse=True)]
+    candidates += [
+        Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=major, reverse=True)
+    ]
     on_path = shutil.which("initdb")
     if on_path:
         candidates.append(Path(on_path).parent)
@@ -327,8 +333,9 @@ class ThrowawayPostgres:
         data = root / "data"
         if (data / "postmaster.pid").exists() and self.bindir is not None:
             try:
-                self._run(self.bindir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop",
-                          timeout=60)
+                self._run(
+                    self.bindir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop", timeout=60
+                )
             except PostgresError as exc:
                 log.warning("pg_ctl stop failed (%s); killing the postmaster", exc)
                 self._kill_postmaster(data)
@@ -364,3 +371,27 @@ def _conf_value(value: str) -> str:
     if value.startswith("'") or re.fullmatch(r"[A-Za-z0-9_.\-]+", value):
         return value
     return "'" + value.replace("'", "''") + "'"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a throwaway cluster in the foreground until Ctrl-C or SIGTERM, then delete it."""
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.pgcluster",
+        description="Run a throwaway PostgreSQL cluster; it is deleted on Ctrl-C or SIGTERM.",
+    )
+    parser.add_argument("--port", type=int, default=None, help="default: a free port")
+    parser.add_argument(
+        "--database", action="append", default=[], help="create this database (repeatable)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with ThrowawayPostgres(port=args.port) as pg:
+        for name in args.database:
+            print(f"{name}: {pg.create_database(name)}", flush=True)
+        print(f"postgres: {pg.url()}", flush=True)
+        wait_for_shutdown_signal()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

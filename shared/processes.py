@@ -12,6 +12,15 @@ Facts about this broker worth knowing (see /work/shared/machine-notes.md):
 * its log lives in memory, so a restarted broker is empty (no topics, no offsets);
 * the idempotent producer is not supported (``enable_idempotence=True`` fails on
   InitProducerId), so producers must use ``acks="all"`` without idempotence;
+* a consumer group's first generation is numbered 0, and aiokafka only sends LeaveGroup
+  when ``generation > 0``; so a consumer that stops in the first generation is not
+  removed until its session times out. The broker also holds a JoinGroup for about half
+  the session timeout. With aiokafka's default ``session_timeout_ms=10000`` a consumer
+  start takes ~5 s and a restarted member of the same group ~18 s; with
+  :data:`FAST_GROUP_SETTINGS` (1 s session) both take ~1 s. Use those in tests only;
+* aiokafka's *admin-client* group APIs (``find_coordinator``,
+  ``list_consumer_group_offsets``) fail against it with a protocol decode error; the
+  consumer's own group APIs (join, commit, ``committed()``) work;
 * when its port is already taken it logs an error and exits with status 0, so a
   port that answers is not proof that *our* process is the one listening. This
   module checks that the listening socket belongs to the broker's own pid.
@@ -19,10 +28,15 @@ Facts about this broker worth knowing (see /work/shared/machine-notes.md):
 The broker runs in its own session (process group), so a Ctrl-C in the parent's
 terminal reaches only the parent, which then stops the broker in an orderly way.
 Brokers still running when the interpreter exits are killed by an ``atexit`` hook.
+
+Foreground use (e.g. from ``make run``)::
+
+    python -m shared.processes --port 9092 --log-path .run/tansu.log
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import atexit
 import contextlib
@@ -40,12 +54,17 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 __all__ = [
+    "FAST_GROUP_SETTINGS",
     "BrokerStartError",
     "EmbeddedBroker",
     "broker_binary",
     "free_port",
     "kafka_metadata",
+    "main",
+    "pid_listens_on",
+    "port_accepts",
     "wait_for_port",
+    "wait_for_shutdown_signal",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,6 +81,12 @@ _BROKER_ENV_DROP = (
     "SCHEMA_REGISTRY",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
 )
+
+
+# AIOKafkaConsumer keyword arguments that make group joins fast against this broker (see
+# the module docstring). A 1 s session evicts a member whose event loop stalls for a
+# second, so keep them to tests and local runs.
+FAST_GROUP_SETTINGS: dict[str, int] = {"session_timeout_ms": 1000, "heartbeat_interval_ms": 250}
 
 
 class BrokerStartError(RuntimeError):
@@ -502,3 +527,48 @@ class EmbeddedBroker:
     def __repr__(self) -> str:
         state = f"pid={self._proc.pid}" if self.running and self._proc else "stopped"
         return f"<EmbeddedBroker {self.bootstrap_servers} {state}>"
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def wait_for_shutdown_signal(still_running: Any = None, poll: float = 0.5) -> None:
+    """Block until SIGINT/SIGTERM arrives, or until ``still_running()`` turns false."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(poll):
+            if still_running is not None and not still_running():
+                raise RuntimeError("the managed process exited unexpectedly")
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the embedded broker in the foreground until Ctrl-C or SIGTERM."""
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.processes",
+        description="Run the embedded Kafka (Tansu) broker until Ctrl-C or SIGTERM.",
+    )
+    parser.add_argument("--port", type=int, default=None, help="default: a free port")
+    parser.add_argument("--log-path", default=None, help="append broker output to this file")
+    parser.add_argument("--start-timeout", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with EmbeddedBroker(args.port, log_path=args.log_path, start_timeout=args.start_timeout) as b:
+        print(f"KAFKA_BOOTSTRAP_SERVERS={b.bootstrap_servers}", flush=True)
+        try:
+            wait_for_shutdown_signal(lambda: b.running)
+        except RuntimeError:
+            print(f"tansu broker pid {b.pid} exited unexpectedly", flush=True)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -97,9 +97,11 @@ class Runtime:
             consumer = EventConsumer(
                 self.bus,
                 self.db,
-                group_id=f"masa-{self.settings.service_name}",
+                group_id=self.settings.consumer_group or f"masa-{self.settings.service_name}",
                 topics=list(self.spec.consumes),
                 handlers=self.spec.handlers,
+                session_timeout_ms=self.settings.kafka_session_timeout_ms,
+                heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
             )
             self.spawn("event-consumer", consumer.run)
 

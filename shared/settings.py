@@ -49,7 +49,21 @@ class ServiceSettings(BaseSettings):
     kafka_replication_factor: int = Field(
         1, validation_alias=AliasChoices("kafka_replication_factor", "KAFKA_REPLICATION_FACTOR")
     )
+    kafka_session_timeout_ms: int = Field(
+        10000,
+        validation_alias=AliasChoices("kafka_session_timeout_ms", "KAFKA_SESSION_TIMEOUT_MS"),
+        description="Consumer-group session timeout; the embedded broker joins faster when low.",
+    )
+    kafka_heartbeat_interval_ms: int = Field(
+        3000,
+        validation_alias=AliasChoices(
+            "kafka_heartbeat_interval_ms", "KAFKA_HEARTBEAT_INTERVAL_MS"
+        ),
+    )
     outbox_poll_seconds: float = 1.0
+    consumer_group: str = Field(
+        "", description="Kafka consumer group; default masa-<service>. Tests set their own."
+    )
     admin_token: str = Field(
         DEV_ADMIN_TOKEN, validation_alias=AliasChoices("admin_token", "MASA_ADMIN_TOKEN")
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,11 @@ from shared.pgcluster import ThrowawayPostgres
 from shared.processes import EmbeddedBroker
 
 _db_counter = itertools.count()
+
+# The embedded broker holds a JoinGroup for half the session timeout: keep groups quick in tests
+# (Apache Kafka would refuse values under its group.min.session.timeout.ms; tests never use it).
+os.environ.setdefault("KAFKA_SESSION_TIMEOUT_MS", "1500")
+os.environ.setdefault("KAFKA_HEARTBEAT_INTERVAL_MS", "300")
 
 
 @pytest.fixture(scope="session")

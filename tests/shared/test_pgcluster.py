@@ -63,7 +63,7 @@ def test_sqlalchemy_url_works(pg: ThrowawayPostgres) -> None:
 
 def test_speed_settings_and_addresses(pg: ThrowawayPostgres) -> None:
     with psycopg.connect(pg.conninfo()) as conn:
-        settings = dict(
+        settings: dict[str, str] = dict(
             conn.execute(
                 "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)",
                 [

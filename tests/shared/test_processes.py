@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared.processes import (
+    FAST_GROUP_SETTINGS,
     BrokerStartError,
     EmbeddedBroker,
     broker_binary,
@@ -136,6 +137,7 @@ async def test_produce_acks_all_and_consume_with_group_and_manual_commit(
             group_id=group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **FAST_GROUP_SETTINGS,
         )
         await consumer.start()
         try:
@@ -165,6 +167,7 @@ async def test_produce_acks_all_and_consume_with_group_and_manual_commit(
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **FAST_GROUP_SETTINGS,
     )
     async with asyncio.timeout(60):
         await resumed.start()
@@ -221,7 +224,7 @@ def test_stop_terminates_and_is_idempotent() -> None:
 
 def test_second_broker_on_a_taken_port_fails_loudly(broker: EmbeddedBroker) -> None:
     intruder = EmbeddedBroker(port=broker.port, start_timeout=10)
-    with pytest.raises(BrokerStartError, match="(exited|another process)"):
+    with pytest.raises(BrokerStartError, match=r"(exited|another process)"):
         intruder.start()
     assert not intruder.running
     assert broker.running
