@@ -1,0 +1,4 @@
+CREATE DATABASE partners;
+CREATE DATABASE reviews;
+CREATE DATABASE notifications;
+CREATE DATABASE reporting;
