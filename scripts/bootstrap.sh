@@ -90,9 +90,9 @@ UV_CMD="$(find_uv)" || { install_uv; UV_CMD="$(find_uv)" || die "uv was installe
 read -r -a uv <<<"$UV_CMD"
 
 if [[ -f uv.lock ]]; then
-    "${uv[@]}" sync --frozen --quiet
+    UV_COMPILE_BYTECODE=1 "${uv[@]}" sync --frozen --quiet
 else
-    "${uv[@]}" sync --quiet
+    UV_COMPILE_BYTECODE=1 "${uv[@]}" sync --quiet
 fi
 
 [[ -x .venv/bin/python ]] || die "uv sync did not create .venv/bin/python"

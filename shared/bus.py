@@ -103,10 +103,18 @@ class KafkaBus:
             topic, value=value, key=key.encode(), headers=headers or []
         )
 
-    async def end_offsets(self, topic: str) -> int:
-        """Sum of the end offsets of a topic's partitions (how many records it has held)."""
+    async def end_offsets(self, topic: str, *, within: float = 5.0) -> int:
+        """Sum of the end offsets of a topic's partitions (how many records it has held).
+
+        The embedded broker answers ListOffsets(latest) with the last *batch's* base offset
+        + 1, so six records sent in one batch read as an end offset of 1. The high watermark
+        of a fetch is right on both brokers, so each non-empty partition is fetched once from
+        its reported end - 1 (the last batch) and the larger of the two is taken.
+        """
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers, client_id=f"{self.client_id}-offsets"
+            bootstrap_servers=self.bootstrap_servers,
+            client_id=f"{self.client_id}-offsets",
+            enable_auto_commit=False,
         )
         await consumer.start()
         try:
@@ -117,14 +125,29 @@ class KafkaBus:
             tps = [TopicPartition(topic, p) for p in parts]
             if not tps:
                 return 0
-            offsets = await consumer.end_offsets(tps)
-            return int(sum(offsets.values()))
+            ends = {tp: int(end) for tp, end in (await consumer.end_offsets(tps)).items()}
+            held = [tp for tp, end in ends.items() if end > 0]
+            if held:
+                consumer.assign(held)
+                for tp in held:
+                    consumer.seek(tp, ends[tp] - 1)
+                deadline = asyncio.get_running_loop().time() + within
+                waiting = set(held)
+                while waiting and asyncio.get_running_loop().time() < deadline:
+                    await consumer.getmany(*waiting, timeout_ms=200)
+                    for tp in list(waiting):
+                        highwater = consumer.highwater(tp)
+                        if highwater is not None:
+                            ends[tp] = max(ends[tp], int(highwater))
+                            waiting.discard(tp)
+            return sum(ends.values())
         finally:
             await consumer.stop()
 
     async def ping(self, within: float = 2.0) -> None:
         """Raise unless the broker answers a metadata request."""
-        await asyncio.wait_for(self.producer.client.fetch_all_metadata(), within)
+        async with asyncio.timeout(within):
+            await self.producer.client.fetch_all_metadata()
 
     def consumer(self, group_id: str, topics: Sequence[str], **kwargs: Any) -> AIOKafkaConsumer:
         """A consumer-group member; offsets are committed by the caller, never automatically."""

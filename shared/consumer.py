@@ -16,12 +16,13 @@ from typing import Any
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from opentelemetry.trace import SpanKind
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.bus import KafkaBus
 from shared.db import Database
-from shared.events import CloudEvent, EventPayload, MalformedEvent
+from shared.events import REGISTRY, CloudEvent, EventPayload, MalformedEvent
 from shared.metrics import EVENTS_CONSUMED
 from shared.settings import DEAD_LETTER_SUFFIX
 from shared.tables import InboxEvent
@@ -31,6 +32,28 @@ log = logging.getLogger("masa.consumer")
 
 Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
 HANDLER_ATTEMPTS = 3
+
+# SQLite result codes that mean "the database cannot serve us now", not "this statement is
+# wrong" (SQLITE_ERROR: no such table, syntax error ... which a retry never fixes).
+_SQLITE_TRANSIENT = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR",
+                     "SQLITE_FULL", "SQLITE_READONLY", "SQLITE_PROTOCOL", "SQLITE_NOMEM")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True for errors a later attempt can succeed on: retried without limit, never
+    dead-lettered. psycopg's OperationalError is that class (connection lost, server shutting
+    down, lock or serialization failure); SQLite's is not (it also reports broken SQL), so
+    there the result code decides."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    code = getattr(exc.orig, "sqlite_errorname", None)
+    return code is None or str(code).startswith(_SQLITE_TRANSIENT)
 
 
 class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -56,6 +79,10 @@ class EventConsumer:
         handlers: Mapping[str, Handler],
         **consumer_options: Any,
     ) -> None:
+        unknown = sorted(t for t in handlers if t not in REGISTRY)
+        if unknown:
+            # Its events could not be parsed, so they would be skipped: refuse to start.
+            raise ValueError(f"handlers for event types with no registered payload: {unknown}")
         self.bus = bus
         self.db = db
         self.group_id = group_id
@@ -75,9 +102,9 @@ class EventConsumer:
     async def run(self) -> None:
         consumer = self.bus.consumer(self.group_id, [], **self.consumer_options)
         consumer.subscribe(self.topics, listener=_CommitBeforeRevoke(self))
-        await consumer.start()
-        self._consumer = consumer
         try:
+            await consumer.start()
+            self._consumer = consumer
             while True:
                 batch = await consumer.getmany(timeout_ms=500, max_records=200)
                 if not batch:
@@ -107,9 +134,8 @@ class EventConsumer:
             return
         headers = dict(record.headers or [])
         traceparent = event.traceparent or (headers.get("traceparent") or b"").decode() or None
-        attempt = 0
+        failures = outages = 0
         while True:
-            attempt += 1
             try:
                 with span_from(
                     f"{record.topic} process",
@@ -127,15 +153,20 @@ class EventConsumer:
                 return
             except asyncio.CancelledError:
                 raise
-            except OperationalError:
-                log.exception("database unavailable handling %s; will retry", event.id)
-                await asyncio.sleep(min(30.0, 0.5 * attempt))
             except Exception as exc:
-                if attempt >= HANDLER_ATTEMPTS:
+                if database_unavailable(exc):
+                    outages += 1
+                    log.exception("database unavailable handling %s; will retry", event.id)
+                    await asyncio.sleep(min(30.0, 0.5 * outages))
+                    continue
+                failures += 1
+                if failures >= HANDLER_ATTEMPTS:
                     log.exception("handler failed for %s; dead-lettering", event.id)
-                    await self.dead_letter(record, f"handler failed: {exc!r}")
+                    await self.dead_letter(record, f"handler failed: {exc!r}",
+                                           event_type=event.type)
                     return
-                await asyncio.sleep(0.2 * attempt)
+                log.warning("handler failed for %s (attempt %s): %r", event.id, failures, exc)
+                await asyncio.sleep(0.2 * failures)
 
     async def _apply(self, handler: Handler, event: CloudEvent, payload: Any) -> str:
         async with self.db.transaction() as session:
@@ -145,10 +176,12 @@ class EventConsumer:
             session.add(InboxEvent(event_id=event.id, type=event.type, source=event.source))
         return "processed"
 
-    async def dead_letter(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
+    async def dead_letter(
+        self, record: ConsumerRecord[Any, Any], reason: str, *, event_type: str = "malformed"
+    ) -> None:
         log.warning("dead-lettering %s@%s:%s: %s", record.topic, record.partition,
                     record.offset, reason)
-        EVENTS_CONSUMED.labels(self.group_id, "malformed", "dead_lettered").inc()
+        EVENTS_CONSUMED.labels(self.group_id, event_type, "dead_lettered").inc()
         headers = [
             ("dlq_reason", reason[:2000].encode()),
             ("dlq_source_topic", record.topic.encode()),

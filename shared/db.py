@@ -2,7 +2,8 @@
 
 One transaction per request and per consumed event: :meth:`Database.transaction` opens it,
 commits it, and after the commit wakes the outbox relay if the transaction wrote events.
-Domain code never commits.
+Domain code never commits. On PostgreSQL a transaction that wrote events numbers its outbox
+rows just before COMMIT, under a lock, so the outbox's seq order is the commit order.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 WROTE_EVENTS = "masa_wrote_events"
+EMITTED_EVENT_IDS = "masa_emitted_event_ids"
+# PostgreSQL advisory lock (per database) that orders the commits of event-writing transactions.
+OUTBOX_ORDER_LOCK_KEY = 0x6D61736F  # "maso"
+_RENUMBER = text(
+    "UPDATE outbox_event SET seq = nextval(pg_get_serial_sequence('outbox_event', 'seq')) "
+    "WHERE event_id = :event_id"
+)
 
 
 def new_metadata_base(name: str) -> type[SQLModel]:
@@ -84,13 +92,14 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
-        if is_sqlite(url):
+        self._sqlite = is_sqlite(url)
+        if self._sqlite:
             _ensure_sqlite_dir(url)
         kwargs: dict[str, Any] = {"echo": echo}
-        if not is_sqlite(url):
+        if not self._sqlite:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
-        if is_sqlite(url):
+        if self._sqlite:
             configure_sqlite(self.engine.sync_engine)
         self.sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
@@ -107,6 +116,8 @@ class Database:
         async with self.sessions() as session:
             try:
                 yield session
+                if session.info.get(WROTE_EVENTS) and not self._sqlite:
+                    await _number_events_in_commit_order(session)
                 await session.commit()
             except BaseException:
                 await session.rollback()
@@ -127,3 +138,20 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def _number_events_in_commit_order(session: AsyncSession) -> None:
+    """Give this transaction's outbox rows sequence numbers taken just before COMMIT, under a
+    lock held to the end of the transaction, so that seq order is commit order.
+
+    A row's seq is drawn when it is inserted; on PostgreSQL a transaction holding seq 10 can
+    commit after one holding seq 11, and the relay, having published 11, publishes 10 after it
+    (and a re-seed, in seq order, the other way round). Everything else is flushed before the
+    lock is taken, so no row locks are waited for while holding it (no deadlocks). SQLite
+    needs none of this: BEGIN IMMEDIATE already runs writers one at a time.
+    """
+    await session.flush()
+    conn = await session.connection()
+    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": OUTBOX_ORDER_LOCK_KEY})
+    for event_id in session.info.get(EMITTED_EVENT_IDS, []):
+        await conn.execute(_RENUMBER, {"event_id": event_id})

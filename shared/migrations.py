@@ -2,10 +2,18 @@
 
 Each service's ``migrations/env.py`` calls :func:`run_env` with its own metadata; the shared
 tables are created by :func:`create_shared_tables` from each service's first revision.
+
+Several processes may start at once against one database (replicas of a service; a restart
+that overlaps the old process): the upgrade is serialised by a lock, so one migrates and the
+others find the database at head, rather than racing to create the same tables.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -17,6 +25,11 @@ from sqlmodel import SQLModel
 from shared.db import is_sqlite, sync_url
 from shared.tables import UtcDateTime
 
+# Any constant: PostgreSQL advisory locks are per database, so services never contend.
+MIGRATION_LOCK_KEY = 0x6D617361  # "masa"
+# Alembic's ``context`` is process-global: one upgrade at a time per process.
+_in_process = threading.Lock()
+
 
 def alembic_config(database_url: str, migrations_dir: Path) -> Config:
     cfg = Config()
@@ -26,11 +39,31 @@ def alembic_config(database_url: str, migrations_dir: Path) -> Config:
 
 
 def upgrade_to_head(database_url: str, migrations_dir: Path) -> None:
-    if is_sqlite(database_url):
-        from shared.db import _ensure_sqlite_dir
+    with _in_process, _sqlite_file_lock(database_url):
+        command.upgrade(alembic_config(database_url, migrations_dir), "head")
 
-        _ensure_sqlite_dir(database_url)
-    command.upgrade(alembic_config(database_url, migrations_dir), "head")
+
+@contextlib.contextmanager
+def _sqlite_file_lock(database_url: str) -> Iterator[None]:
+    """SQLite DDL is not transactional under Alembic: hold a lock file beside the database."""
+    if not is_sqlite(database_url):
+        yield
+        return
+    from sqlalchemy.engine import make_url
+
+    from shared.db import _ensure_sqlite_dir
+
+    _ensure_sqlite_dir(database_url)
+    database = make_url(database_url).database
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 def run_env(service_metadata: MetaData) -> None:
@@ -48,6 +81,12 @@ def run_env(service_metadata: MetaData) -> None:
             compare_type=True,
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Held to the end of the migration transaction; the waiting process then
+                # reads the version the first one committed and has nothing to do.
+                connection.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
             context.run_migrations()
     engine.dispose()
 

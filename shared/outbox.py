@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.bus import KafkaBus
-from shared.db import WROTE_EVENTS, Database
+from shared.db import EMITTED_EVENT_IDS, WROTE_EVENTS, Database
 from shared.events import CloudEvent, EventPayload, make_event
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING
 from shared.tables import OutboxEvent
@@ -62,6 +62,7 @@ class Outbox:
             )
         )
         session.info[WROTE_EVENTS] = True
+        session.info.setdefault(EMITTED_EVENT_IDS, []).append(event.id)
         return event
 
 
@@ -91,8 +92,11 @@ class OutboxRelay:
             except Exception:
                 log.exception("outbox relay failed; retrying")
                 await asyncio.sleep(1.0)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+            # that arrives as the wake-up completes, and the relay then outlives shutdown.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def publish_pending(self) -> int:
@@ -164,7 +168,9 @@ class OutboxRelay:
         )
         async with self.db.transaction() as session:
             await session.exec(
-                update(OutboxEvent).where(OutboxEvent.topic == topic).values(published_at=None)
+                update(OutboxEvent)
+                .where(col(OutboxEvent.topic) == topic)
+                .values(published_at=None)
             )
         self.wake()
         return int(published)

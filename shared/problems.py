@@ -12,7 +12,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from opentelemetry import trace
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("masa.problems")
 
@@ -113,7 +115,56 @@ def _validation_problem(exc: RequestValidationError) -> Problem:
     return Unprocessable(f"Check these fields: {names}.", errors=errors)
 
 
+def unexpected_error_response(request: Request, exc: Exception) -> JSONResponse:
+    """A 500 problem that names nothing internal; the exception goes to the log and the span."""
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.record_exception(exc)
+        span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
+    p = Problem("An unexpected error occurred; it has been logged.")
+    p.status, p.title, p.slug = 500, "Internal error", "internal-error"
+    return problem_response(p, request)
+
+
+class UnexpectedErrorMiddleware:
+    """Turns an unexpected exception into the 500 problem *inside* the app's middleware.
+
+    Starlette hands ``Exception`` handlers to its outermost ServerErrorMiddleware, which sends
+    the response and then re-raises: the other middleware (request metrics) never see the 500,
+    the server logs the error a second time, and an in-process test client raises instead of
+    receiving the response. Installed innermost, this answers like any other handler.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as exc:
+            if started:  # too late for a problem response: let the server end the stream
+                raise
+            response = unexpected_error_response(Request(scope), exc)
+            await response(scope, receive, send)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    """Problem handlers, and the innermost middleware for unexpected errors (install this
+    before any other middleware, so they all wrap it)."""
+    app.add_middleware(UnexpectedErrorMiddleware)
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc, request)
@@ -132,7 +183,5 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        p = Problem("An unexpected error occurred; it has been logged.")
-        p.status, p.title, p.slug = 500, "Internal error", "internal-error"
-        return problem_response(p, request)
+        # Only reached for errors raised outside UnexpectedErrorMiddleware (outer middleware).
+        return unexpected_error_response(request, exc)

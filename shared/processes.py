@@ -18,6 +18,10 @@ Facts about this broker worth knowing (see /work/shared/machine-notes.md):
   the session timeout. With aiokafka's default ``session_timeout_ms=10000`` a consumer
   start takes ~5 s and a restarted member of the same group ~18 s; with
   :data:`FAST_GROUP_SETTINGS` (1 s session) both take ~1 s. Use those in tests only;
+* ListOffsets(latest) answers the last record *batch's* base offset + 1, not the log end
+  (six records produced in one batch read as an end offset of 1); a fetch's high watermark
+  is right, which :meth:`shared.bus.KafkaBus.end_offsets` relies on. It also creates a
+  missing topic on first produce;
 * aiokafka's *admin-client* group APIs (``find_coordinator``,
   ``list_consumer_group_offsets``) fail against it with a protocol decode error; the
   consumer's own group APIs (join, commit, ``committed()``) work;

@@ -61,6 +61,9 @@ class ServiceSettings(BaseSettings):
         ),
     )
     outbox_poll_seconds: float = 1.0
+    topic: str = Field(
+        "", description="Topic this service publishes to; default from TOPICS. Tests set their own."
+    )
     consumer_group: str = Field(
         "", description="Kafka consumer group; default masa-<service>. Tests set their own."
     )
@@ -77,11 +80,8 @@ class ServiceSettings(BaseSettings):
     def _defaults_and_secrets(self) -> ServiceSettings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir}/{self.service_name}.db"
+        if not self.topic:
+            self.topic = TOPICS.get(self.service_name, f"{self.service_name}.events")
         if self.environment == "production" and self.admin_token == DEV_ADMIN_TOKEN:
             raise ValueError("MASA_ADMIN_TOKEN must be set to a secret in production")
         return self
-
-    @property
-    def topic(self) -> str:
-        """The topic this service publishes to."""
-        return TOPICS[self.service_name]

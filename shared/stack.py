@@ -662,15 +662,15 @@ def _summary(stack: Stack) -> str:
 
     out = io.StringIO()
     out.write(f"\nMASA Platform is running (data: {_display_path(stack.data_dir)})\n\n")
-    out.write(f"  {'':<14}{'API docs':<34}log\n")
+    out.write(f"  {'':<14}{'API docs':<44}log\n")
     for name, url in stack.urls.items():
         log = _display_path(stack.log_path(name))
-        out.write(f"  {name:<14}{url + '/docs':<34}{log}\n")
+        out.write(f"  {name:<14}{url + '/docs':<44}{log}\n")
     if "reporting" in stack.services:
         out.write(f"  {'dashboard':<14}{stack.dashboard_url}\n")
     if stack.broker is not None:
         where = f"{stack.bootstrap_servers} (embedded, in memory)"
-        out.write(f"  {'kafka':<14}{where:<34}{_display_path(stack.log_path('broker'))}\n")
+        out.write(f"  {'kafka':<14}{where:<44}{_display_path(stack.log_path('broker'))}\n")
     else:
         out.write(f"  {'kafka':<14}{stack.bootstrap_servers} (KAFKA_BOOTSTRAP_SERVERS)\n")
     token = os.environ.get("MASA_ADMIN_TOKEN")
@@ -688,6 +688,7 @@ def _run(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, _raise_shutdown) for sig in signals}
     stack = Stack(
         args.data_dir,
+        services=args.services,
         broker_port=args.broker_port,
         wait_ready=args.wait_ready,
         start_timeout=args.timeout,
@@ -744,6 +745,16 @@ def _run(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
 
 
+def _service_list(value: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    unknown = [n for n in names if n not in SERVICES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of {', '.join(SERVICES)}; got {value!r}"
+        )
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m shared.stack",
@@ -766,6 +777,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="SQLite files and logs/ (kept between runs; default: %(default)s)",
     )
     run.add_argument("--demo", action="store_true", help="load demo data (not available yet)")
+    run.add_argument(
+        "--services",
+        type=_service_list,
+        default=SERVICES,
+        metavar="NAME,...",
+        help="run only these services (default: all four)",
+    )
     run.add_argument("--echo", action="store_true", help="also print every service's log")
     run.add_argument(
         "--broker-port",

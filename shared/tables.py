@@ -43,7 +43,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def utc_field(*, nullable: bool = False, index: bool = False, default_now: bool = False) -> Any:
     """A timezone-aware timestamp column (use for every datetime field in every service)."""
-    column = Column(UtcDateTime(), nullable=nullable, index=index)
+    column: Column[datetime] = Column(UtcDateTime(), nullable=nullable, index=index)
     if default_now:
         return Field(default_factory=utcnow, sa_column=column)
     return Field(default=None, sa_column=column)

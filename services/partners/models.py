@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlmodel import Field
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
 
-from shared.db import new_metadata_base
 from shared.tables import utc_field
 
-PartnersTable = new_metadata_base("PartnersTable")
+
+class PartnersTable(SQLModel, registry=registry()):
+    """Base of the registry's tables: their own MetaData, apart from other services'."""
 
 
 def new_id() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field
@@ -13,7 +13,10 @@ from sqlmodel import Field
 from shared.db import new_metadata_base
 from shared.tables import utc_field
 
-ReviewsTable = new_metadata_base("ReviewsTable")
+if TYPE_CHECKING:  # mypy cannot take a function's result as a base class
+    from sqlmodel import SQLModel as ReviewsTable
+else:
+    ReviewsTable = new_metadata_base("ReviewsTable")
 
 
 def new_id() -> str:

@@ -20,9 +20,8 @@ PlacementType = Literal[
 ONS_CODE = r"^E(06|07|08|09|10)\d{6}$"
 # A pseudonymous reference: letters, digits and separators, no spaces, and at least one digit,
 # so that a name ("Jane Smith", "JaneSmith") is refused.
-CHILD_REFERENCE = r"^(?=[^0-9]*[0-9])[A-Za-z0-9][A-Za-z0-9/_.-]{2,39}$"
+CHILD_REFERENCE = r"^[A-Za-z0-9/_.-]*[0-9][A-Za-z0-9/_.-]*$"
 MAX_CHILDREN = 4  # one notification covers up to 4 children (domain.md s4)
-ADULT_AGE = 18  # a child is under 18; only a care leaver's death concerns someone older
 
 
 class Strict(BaseModel):
@@ -33,7 +32,7 @@ class ChildIn(Strict):
     """One child, minimised to what national statistics use; never a name."""
 
     reference: str = Field(
-        pattern=CHILD_REFERENCE, examples=["LCC-2026-0042"],
+        min_length=3, max_length=40, pattern=CHILD_REFERENCE, examples=["LCC-2026-0042"],
         description="The council's pseudonymous reference for the child (3 to 40 letters, "
         "digits, '/', '_', '.', '-', with at least one digit); never the child's name",
     )

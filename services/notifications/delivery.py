@@ -1,0 +1,442 @@
+"""The delivery worker: signed webhook POSTs, at least once, each attempt on record.
+
+Loop: claim due notifications (a short transaction that sets a lease), deliver each in its own
+task (at most ``delivery_concurrency`` at a time, so one slow endpoint holds up only its own
+slot), then record the attempt, the notification's new state, its event and an audit entry in
+one transaction. No transaction is held open across an HTTP call.
+
+Several instances on PostgreSQL: the claim selects ``FOR UPDATE SKIP LOCKED`` and writes a
+lease (``claimed_until``, ``claim_token``) longer than an attempt can take, so two instances
+never deliver the same notification at the same time. A crash mid-attempt leaves the row
+pending; when its lease runs out it is delivered again with the same ``webhook-id``
+(at-least-once; exactly-once for receivers that dedupe, as Standard Webhooks asks them to).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from prometheus_client import Counter, Histogram
+from sqlalchemy import or_, update
+from sqlmodel import col, select
+
+from services.notifications.domain import (
+    ERROR_MAX,
+    SERVICE_ACTOR,
+    WEBHOOK,
+    AttemptResult,
+    Decision,
+    decide,
+    encode_body,
+    on_time,
+)
+from services.notifications.models import DeliveryAttempt, Notification
+from services.notifications.retry import parse_retry_after
+from services.notifications.settings import NotificationsSettings, RecipientConfig
+from services.notifications.signing import signed_headers
+from shared.audit import record_audit
+from shared.contracts.notifications import (
+    NotificationAbandoned,
+    NotificationAttemptFailed,
+    NotificationDelivered,
+)
+from shared.db import Database, is_sqlite
+from shared.outbox import Outbox
+from shared.service import Runtime
+from shared.tables import utcnow
+from shared.telemetry import span_from
+
+log = logging.getLogger("masa.notifications.delivery")
+
+USER_AGENT = "masa-notifications/0.1 (Standard Webhooks)"
+
+AUDIT_ACTIONS = {
+    "delivered": "delivered",
+    "pending": "attempt_failed",
+    "abandoned": "abandoned",
+    "awaiting_manual": "awaiting_manual",
+}
+ATTEMPTS = Counter(
+    "masa_notification_attempts_total", "Webhook delivery attempts", ["recipient", "outcome"]
+)
+ATTEMPT_SECONDS = Histogram(
+    "masa_notification_attempt_seconds", "Duration of webhook delivery attempts", ["recipient"]
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A notification this worker holds the lease on, with what it needs to deliver it."""
+
+    id: str
+    token: str
+    recipient: str
+    partnership_id: str
+    body: dict[str, Any]
+    traceparent: str | None
+
+
+class DeliveryWorker:
+    def __init__(self, settings: NotificationsSettings, db: Database, outbox: Outbox) -> None:
+        self.settings = settings
+        self.db = db
+        self.outbox = outbox
+        self.policy = settings.retry_policy()
+        self.inflight: dict[str, tuple[Claim, asyncio.Task[None]]] = {}
+        self._wake = asyncio.Event()
+        self._client: httpx.AsyncClient | None = None
+        db.on_events_committed(self.wake)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        s = self.settings
+        limits = httpx.Limits(
+            max_connections=s.delivery_concurrency, max_keepalive_connections=s.delivery_concurrency
+        )
+        async with httpx.AsyncClient(
+            follow_redirects=False,
+            timeout=httpx.Timeout(s.attempt_timeout_seconds),
+            limits=limits,
+            headers={"user-agent": USER_AGENT},
+        ) as client:
+            self._client = client
+            try:
+                await self.release_stale_claims()
+                while True:
+                    self._wake.clear()
+                    try:
+                        await self.dispatch_due()
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception("claiming due notifications failed; will retry")
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), s.delivery_poll_seconds)
+            finally:
+                await self._shutdown()
+                self._client = None
+
+    async def release_stale_claims(self) -> None:
+        """On SQLite (one process by design) every lease at start-up is a dead process's:
+        hand them back so a crash costs no wait. On PostgreSQL other instances may be alive,
+        so leases there simply lapse."""
+        if not is_sqlite(self.db.url):
+            return
+        async with self.db.transaction() as session:
+            await session.exec(
+                update(Notification)
+                .where(col(Notification.claim_token).is_not(None))
+                .values(claimed_until=None, claim_token=None)
+            )
+
+    async def dispatch_due(self) -> int:
+        """Claim what is due (as many as there are free slots) and start delivering it."""
+        free = self.settings.delivery_concurrency - len(self.inflight)
+        if free <= 0:
+            return 0  # a finishing delivery wakes the loop
+        wanted = min(free, self.settings.delivery_batch_size)
+        claims = await self.claim(wanted)
+        for claim in claims:
+            task = asyncio.create_task(self._deliver_logged(claim), name=f"deliver-{claim.id}")
+            self.inflight[claim.id] = (claim, task)
+            task.add_done_callback(functools.partial(self._finished, claim.id))
+        if len(claims) == wanted:
+            self.wake()  # there may be more due than one batch
+        return len(claims)
+
+    def _finished(self, notification_id: str, _task: asyncio.Task[None]) -> None:
+        self.inflight.pop(notification_id, None)
+        self.wake()
+
+    async def claim(self, limit: int) -> list[Claim]:
+        """Lease up to ``limit`` due webhook notifications, oldest due first."""
+        now = utcnow()
+        token = str(uuid.uuid4())
+        query = (
+            select(Notification)
+            .where(Notification.status == "pending")
+            .where(Notification.channel == WEBHOOK)
+            .where(col(Notification.next_attempt_at) <= now)
+            .where(
+                or_(
+                    col(Notification.claimed_until).is_(None),
+                    col(Notification.claimed_until) <= now,
+                )
+            )
+            .order_by(col(Notification.next_attempt_at), col(Notification.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite serialises writers anyway
+        )
+        if self.inflight:
+            query = query.where(col(Notification.id).not_in(list(self.inflight)))
+        async with self.db.transaction() as session:
+            rows = (await session.exec(query)).all()
+            for row in rows:
+                row.claimed_until = now + timedelta(seconds=self.settings.claim_seconds)
+                row.claim_token = token
+                session.add(row)
+            return [
+                Claim(
+                    id=r.id,
+                    token=token,
+                    recipient=r.recipient,
+                    partnership_id=r.partnership_id,
+                    body=dict(r.body),
+                    traceparent=r.traceparent,
+                )
+                for r in rows
+            ]
+
+    async def _deliver_logged(self, claim: Claim) -> None:
+        try:
+            await self.deliver(claim)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The lease runs out and the notification is tried again: nothing is lost.
+            log.exception("recording the delivery of %s failed", claim.id)
+
+    async def deliver(self, claim: Claim) -> None:
+        """One attempt, inside a span continuing the trace that queued the notification."""
+        attributes = {
+            "masa.notification.id": claim.id,
+            "masa.notification.recipient": claim.recipient,
+        }
+        with span_from(
+            "notification deliver", claim.traceparent, SpanKind.INTERNAL, attributes
+        ) as span:
+            config = self.settings.recipients.get(claim.recipient)
+            if config is None or config.webhook_url is None or config.secret is None:
+                await self.record_unreachable(claim)
+                return
+            result = await self.attempt(claim, config)
+            span.set_attribute("http.response.status_code", result.status_code or 0)
+            if result.describe():
+                span.set_status(Status(StatusCode.ERROR, result.describe()))
+            await self.record(claim, result)
+
+    async def attempt(self, claim: Claim, config: RecipientConfig) -> AttemptResult:
+        """POST the body once; a total deadline bounds the whole exchange."""
+        assert config.webhook_url is not None and config.secret is not None
+        assert self._client is not None, "the worker is not running"
+        body = encode_body(claim.body)
+        started = utcnow()
+        headers = signed_headers(config.secret.get_secret_value(), claim.id, body, now=started)
+        headers["content-type"] = "application/json"
+        status_code: int | None = None
+        error: str | None = None
+        retry_after: float | None = None
+        timeout = self.settings.attempt_timeout_seconds
+        try:
+            async with asyncio.timeout(timeout):
+                request = self._client.build_request(
+                    "POST", str(config.webhook_url), content=body, headers=headers
+                )
+                # Only the status matters: the answer's body is never read.
+                response = await self._client.send(request, stream=True)
+                await response.aclose()
+            status_code = response.status_code
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+        except TimeoutError:
+            error = f"no answer within the {timeout:g}s deadline"
+        except httpx.TimeoutException as exc:
+            error = f"no answer within the {timeout:g}s deadline ({exc.__class__.__name__})"
+        except httpx.HTTPError as exc:
+            error = f"{exc.__class__.__name__}: {exc}"
+        except Exception as exc:  # a bad URL must fail the attempt, not the worker
+            error = f"{exc.__class__.__name__}: {exc}"
+        return AttemptResult(
+            started_at=started,
+            finished_at=utcnow(),
+            status_code=status_code,
+            error=error[:ERROR_MAX] if error else None,
+            retry_after_seconds=retry_after,
+        )
+
+    async def record(self, claim: Claim, result: AttemptResult) -> Decision | None:
+        """The attempt, the new state, its event and an audit entry, in one transaction."""
+        async with self.db.transaction() as session:
+            n = await session.get(Notification, claim.id, with_for_update=True)
+            if n is None:
+                return None
+            number = n.attempts + 1
+            session.add(
+                DeliveryAttempt(
+                    notification_id=n.id,
+                    number=number,
+                    started_at=result.started_at,
+                    finished_at=result.finished_at,
+                    status_code=result.status_code,
+                    error=result.describe(),
+                    duration_ms=result.duration_ms,
+                )
+            )
+            n.attempts = number
+            if n.first_attempt_at is None:
+                n.first_attempt_at = result.started_at
+            n.updated_at = utcnow()
+            if n.status != "pending" or n.claim_token != claim.token:
+                # Our lease ran out and another worker took over: keep the proof of this
+                # attempt, leave the state to the lease holder.
+                log.warning("attempt on %s recorded after its lease was lost", n.id)
+                session.add(n)
+                return None
+            decision = decide(
+                result,
+                attempt_number=number,
+                first_attempt_at=n.first_attempt_at,
+                policy=self.policy,
+            )
+            n.claim_token = None
+            n.claimed_until = None
+            n.status = decision.status
+            n.last_error = decision.error
+            n.next_attempt_at = decision.next_attempt_at
+            if decision.status == "delivered":
+                n.delivered_at = result.finished_at
+            session.add(n)
+            self._emit(session, n, decision, number)
+            record_audit(
+                session,
+                SERVICE_ACTOR,
+                AUDIT_ACTIONS[decision.status],
+                "notification",
+                n.id,
+                partnership_id=n.partnership_id,
+                detail={
+                    "attempt": number,
+                    "status_code": result.status_code,
+                    "error": decision.error,
+                },
+            )
+        ATTEMPTS.labels(claim.recipient, decision.status).inc()
+        ATTEMPT_SECONDS.labels(claim.recipient).observe(result.duration_ms / 1000)
+        if decision.next_attempt_at is not None:
+            wait = (decision.next_attempt_at - utcnow()).total_seconds()
+            if wait < self.settings.delivery_poll_seconds:
+                asyncio.get_running_loop().call_later(max(0.0, wait), self.wake)
+        return decision
+
+    def _emit(self, session: Any, n: Notification, decision: Decision, number: int) -> None:
+        common = {
+            "notification_id": n.id,
+            "case_id": n.case_id,
+            "partnership_id": n.partnership_id,
+            "recipient": n.recipient,
+        }
+        if decision.status == "delivered":
+            assert n.delivered_at is not None
+            self.outbox.emit(
+                session,
+                NotificationDelivered(
+                    **common,
+                    delivered_at=n.delivered_at,
+                    attempts=number,
+                    on_time=on_time(n.delivered_at, n.due_on),
+                ),
+                partnership_id=n.partnership_id,
+                subject=n.id,
+            )
+            return
+        error = decision.error or "failed"
+        self.outbox.emit(
+            session,
+            NotificationAttemptFailed(
+                **common,
+                attempt=number,
+                error=error,
+                next_attempt_at=decision.next_attempt_at,
+            ),
+            partnership_id=n.partnership_id,
+            subject=n.id,
+        )
+        if decision.status == "abandoned":
+            self.outbox.emit(
+                session,
+                NotificationAbandoned(
+                    **common,
+                    attempts=number,
+                    last_error=error,
+                ),
+                partnership_id=n.partnership_id,
+                subject=n.id,
+            )
+
+    async def record_unreachable(self, claim: Claim) -> None:
+        """The recipient's webhook was removed from the settings: a person must act now."""
+        async with self.db.transaction() as session:
+            n = await session.get(Notification, claim.id, with_for_update=True)
+            if n is None or n.status != "pending" or n.claim_token != claim.token:
+                return
+            error = f"recipient {n.recipient!r} has no webhook configured any more"
+            n.status, n.last_error = "abandoned", error
+            n.next_attempt_at = n.claimed_until = n.claim_token = None
+            n.updated_at = utcnow()
+            session.add(n)
+            self.outbox.emit(
+                session,
+                NotificationAbandoned(
+                    notification_id=n.id,
+                    case_id=n.case_id,
+                    partnership_id=n.partnership_id,
+                    recipient=n.recipient,
+                    attempts=n.attempts,
+                    last_error=error,
+                ),
+                partnership_id=n.partnership_id,
+                subject=n.id,
+            )
+            record_audit(
+                session,
+                SERVICE_ACTOR,
+                "abandoned",
+                "notification",
+                n.id,
+                partnership_id=n.partnership_id,
+                detail={"error": error},
+            )
+
+    async def _shutdown(self) -> None:
+        """Stop in-flight attempts and hand their leases back, so a restart retries at once."""
+        claims = [claim for claim, _ in self.inflight.values()]
+        tasks = [task for _, task in self.inflight.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if not claims:
+            return
+        try:
+            async with self.db.transaction() as session:
+                for claim in claims:
+                    await session.exec(
+                        update(Notification)
+                        .where(col(Notification.id) == claim.id)
+                        .where(col(Notification.claim_token) == claim.token)
+                        .values(claimed_until=None, claim_token=None)
+                    )
+        except Exception:
+            log.warning(
+                "could not hand back %d claims; they lapse in %.0fs",
+                len(claims),
+                self.settings.claim_seconds,
+                exc_info=True,
+            )
+
+
+async def delivery_worker(runtime: Runtime) -> None:
+    """The ``ServiceSpec.workers`` entry: runs until the service stops."""
+    settings = runtime.settings
+    if not isinstance(settings, NotificationsSettings):
+        raise TypeError("the delivery worker needs NotificationsSettings")
+    await DeliveryWorker(settings, runtime.db, runtime.outbox).run()

@@ -1,0 +1,77 @@
+"""Tables of the notifications service (its own metadata; shared tables live in shared.tables)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from shared.db import new_metadata_base
+from shared.tables import utc_field
+
+if TYPE_CHECKING:  # mypy cannot take a base class from a function's return value
+    NotificationsTable = SQLModel
+else:
+    NotificationsTable = new_metadata_base("NotificationsTable")
+
+
+class Notification(NotificationsTable, table=True):
+    """One statutory notification: one case, one rule, one recipient, for good.
+
+    The id is derived from (case_id, rule_id, recipient) (:func:`domain.notification_id`), so
+    a replayed or re-seeded event finds the row it already created; the unique constraint
+    holds even if two instances race on the same case. ``claimed_until``/``claim_token`` are
+    the delivery lease: while it runs no other instance picks the row up.
+    """
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        UniqueConstraint("case_id", "rule_id", "recipient", name="uq_notification_case_rule"),
+        Index("ix_notification_due", "status", "next_attempt_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    case_id: str = Field(index=True, max_length=64)
+    partnership_id: str = Field(index=True, max_length=64)
+    recipient: str = Field(max_length=40)
+    recipient_name: str = Field(max_length=200)
+    channel: str = Field(max_length=20)
+    rule_id: str = Field(max_length=40)
+    due_on: date | None = None
+    body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime | None = utc_field(nullable=True)
+    first_attempt_at: datetime | None = utc_field(nullable=True)
+    delivered_at: datetime | None = utc_field(nullable=True)
+    last_error: str | None = Field(default=None, max_length=500)
+    traceparent: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = utc_field(nullable=True)
+    claim_token: str | None = Field(default=None, max_length=64)
+    created_at: datetime = utc_field(default_now=True)
+    updated_at: datetime = utc_field(default_now=True)
+
+
+class DeliveryAttempt(NotificationsTable, table=True):
+    """Every attempt, successful or not: the proof of when each duty was (or was not) met."""
+
+    __tablename__ = "delivery_attempt"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "number", name="uq_delivery_attempt_number"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    notification_id: str = Field(foreign_key="notification.id", index=True, max_length=64)
+    number: int
+    started_at: datetime = utc_field()
+    finished_at: datetime = utc_field()
+    status_code: int | None = None
+    error: str | None = Field(default=None, max_length=500)
+    duration_ms: int

@@ -1,0 +1,25 @@
+"""Settings of the reporting service (env prefix ``REPORTING_``).
+
+Holidays proclaimed after the ``holidays`` package was released stop the working-day count of
+"days left" (``REPORTING_EXTRA_BANK_HOLIDAYS='["2027-06-04"]'``); keep the list the same as
+the reviews service's, which computed the deadlines.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class ReportingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="REPORTING_", extra="ignore", populate_by_name=True
+    )
+
+    service_name: str = "reporting"
+    port: int = 8004
+    extra_bank_holidays: list[date] = []
+    """Holidays proclaimed by the Crown that the ``holidays`` package does not know yet."""
