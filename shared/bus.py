@@ -99,9 +99,7 @@ class KafkaBus:
         self, topic: str, *, key: str, value: bytes, headers: Headers | None = None
     ) -> asyncio.Future[Any]:
         """Enqueue a record; await the returned future for the broker's acknowledgement."""
-        return await self.producer.send(
-            topic, value=value, key=key.encode(), headers=headers or []
-        )
+        return await self.producer.send(topic, value=value, key=key.encode(), headers=headers or [])
 
     async def end_offsets(self, topic: str, *, within: float = 5.0) -> int:
         """Sum of the end offsets of a topic's partitions (how many records it has held).

@@ -35,8 +35,16 @@ HANDLER_ATTEMPTS = 3
 
 # SQLite result codes that mean "the database cannot serve us now", not "this statement is
 # wrong" (SQLITE_ERROR: no such table, syntax error ... which a retry never fixes).
-_SQLITE_TRANSIENT = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR",
-                     "SQLITE_FULL", "SQLITE_READONLY", "SQLITE_PROTOCOL", "SQLITE_NOMEM")
+_SQLITE_TRANSIENT = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_CANTOPEN",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+    "SQLITE_READONLY",
+    "SQLITE_PROTOCOL",
+    "SQLITE_NOMEM",
+)
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -162,8 +170,9 @@ class EventConsumer:
                 failures += 1
                 if failures >= HANDLER_ATTEMPTS:
                     log.exception("handler failed for %s; dead-lettering", event.id)
-                    await self.dead_letter(record, f"handler failed: {exc!r}",
-                                           event_type=event.type)
+                    await self.dead_letter(
+                        record, f"handler failed: {exc!r}", event_type=event.type
+                    )
                     return
                 log.warning("handler failed for %s (attempt %s): %r", event.id, failures, exc)
                 await asyncio.sleep(0.2 * failures)
@@ -179,8 +188,9 @@ class EventConsumer:
     async def dead_letter(
         self, record: ConsumerRecord[Any, Any], reason: str, *, event_type: str = "malformed"
     ) -> None:
-        log.warning("dead-lettering %s@%s:%s: %s", record.topic, record.partition,
-                    record.offset, reason)
+        log.warning(
+            "dead-lettering %s@%s:%s: %s", record.topic, record.partition, record.offset, reason
+        )
         EVENTS_CONSUMED.labels(self.group_id, event_type, "dead_lettered").inc()
         headers = [
             ("dlq_reason", reason[:2000].encode()),

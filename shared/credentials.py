@@ -23,8 +23,12 @@ async def on_client_system_registered(
 ) -> None:
     system = await session.get(ClientSystem, payload.client_id)
     if system is None:
-        system = ClientSystem(client_id=payload.client_id, partnership_id=payload.partnership_id,
-                              name=payload.name, organisation=payload.organisation)
+        system = ClientSystem(
+            client_id=payload.client_id,
+            partnership_id=payload.partnership_id,
+            name=payload.name,
+            organisation=payload.organisation,
+        )
     system.partnership_id = payload.partnership_id
     system.name = payload.name
     system.organisation = payload.organisation
@@ -64,5 +68,3 @@ CREDENTIAL_HANDLERS: dict[str, Handler] = {
 }
 
 __all__ = ["CREDENTIAL_HANDLERS"]
-
-

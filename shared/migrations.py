@@ -139,9 +139,7 @@ def create_shared_tables() -> None:
         sa.Column("revoked_at", UtcDateTime(), nullable=True),
     )
     op.create_index("ix_client_credential_client_id", "client_credential", ["client_id"])
-    op.create_index(
-        "ix_client_credential_partnership_id", "client_credential", ["partnership_id"]
-    )
+    op.create_index("ix_client_credential_partnership_id", "client_credential", ["partnership_id"])
     op.create_table(
         "audit_entry",
         sa.Column("id", _big_id(), primary_key=True, autoincrement=True),

@@ -168,9 +168,7 @@ class OutboxRelay:
         )
         async with self.db.transaction() as session:
             await session.exec(
-                update(OutboxEvent)
-                .where(col(OutboxEvent.topic) == topic)
-                .values(published_at=None)
+                update(OutboxEvent).where(col(OutboxEvent.topic) == topic).values(published_at=None)
             )
         self.wake()
         return int(published)

@@ -74,8 +74,9 @@ class Unprocessable(Problem):
 
     def __init__(self, detail: str, *, field: str | None = None, **extra: Any) -> None:
         if field is not None:
-            extra.setdefault("errors", [{"field": field, "pointer": pointer(field),
-                                         "detail": detail}])
+            extra.setdefault(
+                "errors", [{"field": field, "pointer": pointer(field), "detail": detail}]
+            )
         super().__init__(detail, **extra)
 
 
@@ -104,8 +105,13 @@ def _validation_problem(exc: RequestValidationError) -> Problem:
         path = loc[1:] if where == "body" else loc
         field = ".".join(path) or where
         errors.append(
-            {"field": field, "pointer": pointer(field) if where == "body" else None,
-             "in": where, "detail": err.get("msg", "invalid"), "type": err.get("type")}
+            {
+                "field": field,
+                "pointer": pointer(field) if where == "body" else None,
+                "in": where,
+                "detail": err.get("msg", "invalid"),
+                "type": err.get("type"),
+            }
         )
     if malformed:
         p: Problem = Problem("The request body is not valid JSON.", errors=errors)

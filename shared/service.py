@@ -87,9 +87,7 @@ class Runtime:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
         topics = [self.settings.topic, *self.spec.consumes]
-        await self.bus.ensure_topics(
-            [*topics, *(t + DEAD_LETTER_SUFFIX for t in topics)]
-        )
+        await self.bus.ensure_topics([*topics, *(t + DEAD_LETTER_SUFFIX for t in topics)])
         await self.relay.reseed_if_log_lost(self.settings.topic)
         self.broker_ready.set()
         self.spawn("outbox-relay", self.relay.run)
@@ -169,8 +167,7 @@ async def readyz(request: Request) -> dict[str, str]:
         except Exception as exc:
             checks["broker"] = f"unavailable: {exc.__class__.__name__}"
     if any(v != "ok" for v in checks.values()):
-        p = Problem("Not ready: " + ", ".join(f"{k} {v}" for k, v in checks.items()),
-                    checks=checks)
+        p = Problem("Not ready: " + ", ".join(f"{k} {v}" for k, v in checks.items()), checks=checks)
         p.status, p.title, p.slug = 503, "Service not ready", "not-ready"
         raise p
     return {"status": "ready", **checks}
@@ -194,8 +191,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         instrument_app(app, runtime.db.engine.sync_engine)
         runtime.tasks.append(asyncio.create_task(runtime.connect_bus(), name="connect-bus"))
         for worker in spec.workers:
-            runtime.spawn(getattr(worker, "__name__", "worker"),
-                          lambda w=worker: w(runtime))  # type: ignore[misc]
+            runtime.spawn(getattr(worker, "__name__", "worker"), lambda w=worker: w(runtime))  # type: ignore[misc]
         log.info("%s started on %s:%s", settings.service_name, settings.host, settings.port)
         try:
             yield
@@ -220,8 +216,14 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     """Run one service in this process (``python -m services.<name>``)."""
     import uvicorn
 
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                access_log=False, timeout_graceful_shutdown=5)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
 
 
 # ---- dependencies every service's routes use -------------------------------------------

@@ -56,9 +56,7 @@ class ServiceSettings(BaseSettings):
     )
     kafka_heartbeat_interval_ms: int = Field(
         3000,
-        validation_alias=AliasChoices(
-            "kafka_heartbeat_interval_ms", "KAFKA_HEARTBEAT_INTERVAL_MS"
-        ),
+        validation_alias=AliasChoices("kafka_heartbeat_interval_ms", "KAFKA_HEARTBEAT_INTERVAL_MS"),
     )
     outbox_poll_seconds: float = 1.0
     topic: str = Field(

@@ -50,8 +50,12 @@ def pct(values: list[float], q: float) -> float:
 
 def summary(latencies_s: list[float]) -> dict[str, float]:
     ms = [v * 1000 for v in latencies_s]
-    return {"p50_ms": round(pct(ms, 50), 2), "p95_ms": round(pct(ms, 95), 2),
-            "p99_ms": round(pct(ms, 99), 2), "n": len(ms)}
+    return {
+        "p50_ms": round(pct(ms, 50), 2),
+        "p95_ms": round(pct(ms, 95), 2),
+        "p99_ms": round(pct(ms, 99), 2),
+        "n": len(ms),
+    }
 
 
 def incident_body(partnership_id: str) -> dict[str, Any]:
@@ -64,14 +68,25 @@ def incident_body(partnership_id: str) -> dict[str, Any]:
         "abuse_or_neglect_known_or_suspected": True,
         "incident_date": date.today().isoformat(),
         "aware_on": date.today().isoformat(),
-        "children": [{"reference": "CHILD-0001", "age_years": 7, "sex": "female",
-                      "looked_after": False, "child_protection_plan": True}],
+        "children": [
+            {
+                "reference": "CHILD-0001",
+                "age_years": 7,
+                "sex": "female",
+                "looked_after": False,
+                "child_protection_plan": True,
+            }
+        ],
     }
 
 
 async def closed_loop(
-    client: httpx.AsyncClient, url: str, make_body: Any, headers: dict[str, str],
-    total: int, concurrency: int,
+    client: httpx.AsyncClient,
+    url: str,
+    make_body: Any,
+    headers: dict[str, str],
+    total: int,
+    concurrency: int,
 ) -> dict[str, Any]:
     """``total`` POSTs with ``concurrency`` in flight; requests per second and latency."""
     latencies: list[float] = []
@@ -90,17 +105,21 @@ async def closed_loop(
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - began
-    return {"requests_per_s": round(total / elapsed, 1), "errors": errors,
-            **summary(latencies)}
+    return {"requests_per_s": round(total / elapsed, 1), "errors": errors, **summary(latencies)}
 
 
 async def kafka_ceiling(bootstrap: str, rate: float, seconds: float) -> dict[str, Any]:
     """Bare aiokafka: produce (acks=all) at ``rate``/s; latency until a consumer sees it."""
     topic = f"bench-ceiling-{uuid.uuid4().hex[:8]}"
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                group_id=f"bench-{uuid.uuid4().hex[:8]}",
-                                session_timeout_ms=1500, heartbeat_interval_ms=300)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"bench-{uuid.uuid4().hex[:8]}",
+        session_timeout_ms=1500,
+        heartbeat_interval_ms=300,
+    )
     await producer.start()
     await producer.send_and_wait(topic, b"warm-up")
     await consumer.start()
@@ -139,8 +158,13 @@ async def kafka_ceiling(bootstrap: str, rate: float, seconds: float) -> dict[str
 
 
 async def e2e(
-    client: httpx.AsyncClient, reviews: str, token: str, partnership_id: str,
-    receiver: Any, rate: float, seconds: float,
+    client: httpx.AsyncClient,
+    reviews: str,
+    token: str,
+    partnership_id: str,
+    receiver: Any,
+    rate: float,
+    seconds: float,
 ) -> dict[str, Any]:
     """Open loop at ``rate``/s: POST -> Panel webhook delivered (receiver's clock)."""
     headers = {"Authorization": f"Bearer {token}"}
@@ -151,8 +175,9 @@ async def e2e(
     async def post_one() -> None:
         nonlocal accepted
         sent = time.time()
-        response = await client.post(f"{reviews}/incidents", json=incident_body(partnership_id),
-                                     headers=headers)
+        response = await client.post(
+            f"{reviews}/incidents", json=incident_body(partnership_id), headers=headers
+        )
         if response.status_code in (200, 201):
             accepted += 1
             posted_at[response.json()["case_id"]] = sent
@@ -176,8 +201,12 @@ async def e2e(
             break
         await asyncio.sleep(0.5)
     latencies = [delivered[c] - posted_at[c] for c in delivered]
-    return {"rate_per_s": rate, "accepted": accepted, "delivered": len(delivered),
-            **summary(latencies)}
+    return {
+        "rate_per_s": rate,
+        "accepted": accepted,
+        "delivered": len(delivered),
+        **summary(latencies),
+    }
 
 
 async def wait_until_ok(client: httpx.AsyncClient, method: str, url: str, **kw: Any) -> Any:
@@ -193,20 +222,26 @@ async def wait_until_ok(client: httpx.AsyncClient, method: str, url: str, **kw: 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="masa-bench-"))
     with run_receiver(log_path=workdir / "receiver.jsonl") as receiver:
-        recipients = {r: {"name": r, "webhook_url": receiver.hook_url(r),
-                          "secret": receiver.secret_for(r)} for r in ("panel", "ofsted", "dfe")}
-        env = {"NOTIFICATIONS_RECIPIENTS": json.dumps(recipients), "LOG_LEVEL": "WARNING",
-               "KAFKA_SESSION_TIMEOUT_MS": "3000", "KAFKA_HEARTBEAT_INTERVAL_MS": "500"}
+        recipients = {
+            r: {"name": r, "webhook_url": receiver.hook_url(r), "secret": receiver.secret_for(r)}
+            for r in ("panel", "ofsted", "dfe")
+        }
+        env = {
+            "NOTIFICATIONS_RECIPIENTS": json.dumps(recipients),
+            "LOG_LEVEL": "WARNING",
+            "KAFKA_SESSION_TIMEOUT_MS": "3000",
+            "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+        }
         bare_port = free_port()
-        bare = subprocess.Popen([sys.executable, "-m", "tests.support.bare_app",
-                                 "--port", str(bare_port)])
+        bare = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.bare_app", "--port", str(bare_port)]
+        )
         try:
-            with Stack(data_dir=workdir / "data", ports=free_service_ports(), env=env,
-                       wait_ready=True) as stack:
+            with Stack(
+                data_dir=workdir / "data", ports=free_service_ports(), env=env, wait_ready=True
+            ) as stack:
                 wait_for_port("127.0.0.1", bare_port, 30)
-                return asyncio.run(
-                    measure(args, stack, receiver, f"http://127.0.0.1:{bare_port}")
-                )
+                return asyncio.run(measure(args, stack, receiver, f"http://127.0.0.1:{bare_port}"))
         finally:
             bare.terminate()
             bare.wait(10)
@@ -216,44 +251,83 @@ async def measure(args: argparse.Namespace, stack: Stack, receiver: Any, bare: s
     limits = httpx.Limits(max_connections=args.concurrency + 8)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         partners, reviews = stack.urls["partners"], stack.urls["reviews"]
-        partnership = (await client.post(f"{partners}/partnerships", headers=ADMIN, json={
-            "name": "Bench Safeguarding Children Partnership",
-            "councils": [{"name": "Leeds City Council", "ons_code": COUNCIL, "la_number": "383"}],
-            "partners": [
-                {"kind": "local_authority", "organisation": "Leeds City Council",
-                 "lead_role": "Chief Executive"},
-                {"kind": "health_board", "organisation": "NHS West Yorkshire ICB",
-                 "lead_role": "Chief Executive"},
-                {"kind": "police", "organisation": "West Yorkshire Police",
-                 "lead_role": "Chief Constable"}]})).json()
-        system = (await client.post(
-            f"{partners}/partnerships/{partnership['id']}/client-systems", headers=ADMIN,
-            json={"name": "Bench case system", "organisation": "Leeds City Council",
-                  "allowed_event_types": ["incident.notified"]})).json()
+        partnership = (
+            await client.post(
+                f"{partners}/partnerships",
+                headers=ADMIN,
+                json={
+                    "name": "Bench Safeguarding Children Partnership",
+                    "councils": [
+                        {"name": "Leeds City Council", "ons_code": COUNCIL, "la_number": "383"}
+                    ],
+                    "partners": [
+                        {
+                            "kind": "local_authority",
+                            "organisation": "Leeds City Council",
+                            "lead_role": "Chief Executive",
+                        },
+                        {
+                            "kind": "health_board",
+                            "organisation": "NHS West Yorkshire ICB",
+                            "lead_role": "Chief Executive",
+                        },
+                        {
+                            "kind": "police",
+                            "organisation": "West Yorkshire Police",
+                            "lead_role": "Chief Constable",
+                        },
+                    ],
+                },
+            )
+        ).json()
+        system = (
+            await client.post(
+                f"{partners}/partnerships/{partnership['id']}/client-systems",
+                headers=ADMIN,
+                json={
+                    "name": "Bench case system",
+                    "organisation": "Leeds City Council",
+                    "allowed_event_types": ["incident.notified"],
+                },
+            )
+        ).json()
         token = system["credential"]["token"]
         # the token and the partnership reach reviews through partners.events
-        await wait_until_ok(client, "POST", f"{reviews}/incidents",
-                            json=incident_body(partnership["id"]),
-                            headers={"Authorization": f"Bearer {token}"})
+        await wait_until_ok(
+            client,
+            "POST",
+            f"{reviews}/incidents",
+            json=incident_body(partnership["id"]),
+            headers={"Authorization": f"Bearer {token}"},
+        )
 
         print(f"ceiling: bare FastAPI, {args.requests} POSTs, {args.concurrency} in flight ...")
-        bare_http = await closed_loop(client, f"{bare}/incidents",
-                                      lambda: incident_body(partnership["id"]), {},
-                                      args.requests, args.concurrency)
+        bare_http = await closed_loop(
+            client,
+            f"{bare}/incidents",
+            lambda: incident_body(partnership["id"]),
+            {},
+            args.requests,
+            args.concurrency,
+        )
         print(f"ours: POST /incidents, {args.requests} POSTs, {args.concurrency} in flight ...")
-        ingest = await closed_loop(client, f"{reviews}/incidents",
-                                   lambda: incident_body(partnership["id"]),
-                                   {"Authorization": f"Bearer {token}"},
-                                   args.requests, args.concurrency)
+        ingest = await closed_loop(
+            client,
+            f"{reviews}/incidents",
+            lambda: incident_body(partnership["id"]),
+            {"Authorization": f"Bearer {token}"},
+            args.requests,
+            args.concurrency,
+        )
         # let the backlog of deliveries from the ingest run drain before timing latency
         await asyncio.sleep(args.settle)
         print(f"ceiling: bare aiokafka at {args.rate}/s for {args.seconds}s ...")
         kafka = await kafka_ceiling(stack.bootstrap_servers, args.rate, args.seconds)
         print(f"ours: POST -> webhook at {args.rate}/s for {args.seconds}s ...")
-        end_to_end = await e2e(client, reviews, token, partnership["id"], receiver,
-                               args.rate, args.seconds)
-    return {"ingest": ingest, "bare_fastapi": bare_http, "e2e": end_to_end,
-            "bare_kafka": kafka}
+        end_to_end = await e2e(
+            client, reviews, token, partnership["id"], receiver, args.rate, args.seconds
+        )
+    return {"ingest": ingest, "bare_fastapi": bare_http, "e2e": end_to_end, "bare_kafka": kafka}
 
 
 def ratio(ours: float, ceiling: float) -> str:
@@ -303,8 +377,11 @@ def main() -> None:
     print("\n" + text)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"results": results, "args": vars(args),
-                               "at": datetime.now(UTC).isoformat()}, indent=2))
+    out.write_text(
+        json.dumps(
+            {"results": results, "args": vars(args), "at": datetime.now(UTC).isoformat()}, indent=2
+        )
+    )
     print(f"\nwritten to {out}")
 
 

@@ -39,7 +39,8 @@ async def create_partnership(
     codes = [c.ons_code for c in body.councils]
     taken = (
         await session.exec(
-            select(Council.ons_code).where(col(Council.ons_code).in_(codes))
+            select(Council.ons_code)
+            .where(col(Council.ons_code).in_(codes))
             .where(col(Council.left_on).is_(None))
         )
     ).all()
@@ -52,13 +53,22 @@ async def create_partnership(
     session.add(partnership)
     await session.flush()  # parent row first: the model declares no relationships
     councils = [
-        Council(partnership_id=partnership.id, name=c.name, ons_code=c.ons_code,
-                la_number=c.la_number, joined_on=body.effective_from)
+        Council(
+            partnership_id=partnership.id,
+            name=c.name,
+            ons_code=c.ons_code,
+            la_number=c.la_number,
+            joined_on=body.effective_from,
+        )
         for c in body.councils
     ]
     partners = [
-        SafeguardingPartner(partnership_id=partnership.id, kind=p.kind,
-                            organisation=p.organisation, lead_role=p.lead_role)
+        SafeguardingPartner(
+            partnership_id=partnership.id,
+            kind=p.kind,
+            organisation=p.organisation,
+            lead_role=p.lead_role,
+        )
         for p in body.partners
     ]
     session.add_all([*councils, *partners])
@@ -71,17 +81,32 @@ async def create_partnership(
             name=partnership.name,
             status=partnership.status,
             effective_from=partnership.effective_from,
-            councils=[CouncilRef(name=c.name, ons_code=c.ons_code, la_number=c.la_number)
-                      for c in councils],
-            partners=[SafeguardingPartnerRef(id=p.id, kind=p.kind,  # type: ignore[arg-type]
-                                             organisation=p.organisation,
-                                             lead_role=p.lead_role) for p in partners],
+            councils=[
+                CouncilRef(name=c.name, ons_code=c.ons_code, la_number=c.la_number)
+                for c in councils
+            ],
+            partners=[
+                SafeguardingPartnerRef(
+                    id=p.id,
+                    kind=p.kind,  # type: ignore[arg-type]
+                    organisation=p.organisation,
+                    lead_role=p.lead_role,
+                )
+                for p in partners
+            ],
         ),
         partnership_id=partnership.id,
         subject=partnership.id,
     )
-    record_audit(session, principal, "create", "partnership", partnership.id,
-                 partnership_id=partnership.id, detail={"name": partnership.name})
+    record_audit(
+        session,
+        principal,
+        "create",
+        "partnership",
+        partnership.id,
+        partnership_id=partnership.id,
+        detail={"name": partnership.name},
+    )
     return out
 
 
@@ -89,12 +114,19 @@ def _partnership_out(
     p: Partnership, councils: list[Council], partners: list[SafeguardingPartner]
 ) -> PartnershipOut:
     return PartnershipOut(
-        id=p.id, name=p.name, status=p.status, effective_from=p.effective_from,
+        id=p.id,
+        name=p.name,
+        status=p.status,
+        effective_from=p.effective_from,
         created_at=p.created_at,
-        councils=[CouncilOut(id=c.id, name=c.name, ons_code=c.ons_code, la_number=c.la_number)
-                  for c in councils],
-        partners=[PartnerOut(id=s.id, kind=s.kind, organisation=s.organisation,
-                             lead_role=s.lead_role) for s in partners],
+        councils=[
+            CouncilOut(id=c.id, name=c.name, ons_code=c.ons_code, la_number=c.la_number)
+            for c in councils
+        ],
+        partners=[
+            PartnerOut(id=s.id, kind=s.kind, organisation=s.organisation, lead_role=s.lead_role)
+            for s in partners
+        ],
     )
 
 
@@ -105,12 +137,18 @@ async def get_partnership(
     partnership = await session.get(Partnership, partnership_id)
     if partnership is None:
         raise NotFound("Partnership not found.")
-    councils = (await session.exec(
-        select(Council).where(Council.partnership_id == partnership_id)
-        .where(col(Council.left_on).is_(None)))).all()
-    partners = (await session.exec(
-        select(SafeguardingPartner).where(SafeguardingPartner.partnership_id == partnership_id)
-    )).all()
+    councils = (
+        await session.exec(
+            select(Council)
+            .where(Council.partnership_id == partnership_id)
+            .where(col(Council.left_on).is_(None))
+        )
+    ).all()
+    partners = (
+        await session.exec(
+            select(SafeguardingPartner).where(SafeguardingPartner.partnership_id == partnership_id)
+        )
+    ).all()
     return _partnership_out(partnership, list(councils), list(partners))
 
 
@@ -124,40 +162,62 @@ async def list_partnerships(
         query = query.where(col(Partnership.id).in_(visible))
         count = count.where(col(Partnership.id).in_(visible))
     total = (await session.exec(count)).one()
-    rows = (await session.exec(
-        query.order_by(col(Partnership.created_at), col(Partnership.id))
-        .limit(limit).offset(offset))).all()
+    rows = (
+        await session.exec(
+            query.order_by(col(Partnership.created_at), col(Partnership.id))
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
     return [await get_partnership(session, principal, p.id) for p in rows], int(total)
 
 
 async def register_client_system(
-    session: AsyncSession, outbox: Outbox, principal: Principal, partnership_id: str,
+    session: AsyncSession,
+    outbox: Outbox,
+    principal: Principal,
+    partnership_id: str,
     body: ClientSystemIn,
 ) -> ClientSystemOut:
     principal.require_admin()
     if await session.get(Partnership, partnership_id) is None:
         raise NotFound("Partnership not found.")
     system = ClientSystem(
-        client_id=str(uuid.uuid4()), partnership_id=partnership_id, name=body.name,
-        organisation=body.organisation, allowed_event_types=list(body.allowed_event_types),
+        client_id=str(uuid.uuid4()),
+        partnership_id=partnership_id,
+        name=body.name,
+        organisation=body.organisation,
+        allowed_event_types=list(body.allowed_event_types),
     )
     session.add(system)
     outbox.emit(
         session,
         ClientSystemRegistered(
-            client_id=system.client_id, partnership_id=partnership_id, name=system.name,
+            client_id=system.client_id,
+            partnership_id=partnership_id,
+            name=system.name,
             organisation=system.organisation,
             allowed_event_types=list(system.allowed_event_types),
         ),
         partnership_id=partnership_id,
         subject=system.client_id,
     )
-    record_audit(session, principal, "register", "client_system", system.client_id,
-                 partnership_id=partnership_id, detail={"name": system.name})
+    record_audit(
+        session,
+        principal,
+        "register",
+        "client_system",
+        system.client_id,
+        partnership_id=partnership_id,
+        detail={"name": system.name},
+    )
     credential = await issue_credential(session, outbox, principal, system)
     return ClientSystemOut(
-        client_id=system.client_id, partnership_id=partnership_id, name=system.name,
-        organisation=system.organisation, allowed_event_types=system.allowed_event_types,
+        client_id=system.client_id,
+        partnership_id=partnership_id,
+        name=system.name,
+        organisation=system.organisation,
+        allowed_event_types=system.allowed_event_types,
         credential=credential,
     )
 
@@ -175,27 +235,40 @@ async def issue_credential(
     principal.require_admin()
     token, token_hash = generate_token()
     credential = ClientCredential(
-        credential_id=str(uuid.uuid4()), client_id=system.client_id,
-        partnership_id=system.partnership_id, token_hash=token_hash,
+        credential_id=str(uuid.uuid4()),
+        client_id=system.client_id,
+        partnership_id=system.partnership_id,
+        token_hash=token_hash,
     )
     session.add(credential)
     outbox.emit(
         session,
         ClientCredentialIssued(
-            credential_id=credential.credential_id, client_id=system.client_id,
-            partnership_id=system.partnership_id, token_hash=token_hash,
+            credential_id=credential.credential_id,
+            client_id=system.client_id,
+            partnership_id=system.partnership_id,
+            token_hash=token_hash,
         ),
         partnership_id=system.partnership_id,
         subject=system.client_id,
     )
-    record_audit(session, principal, "issue_credential", "client_system", system.client_id,
-                 partnership_id=system.partnership_id,
-                 detail={"credential_id": credential.credential_id})
+    record_audit(
+        session,
+        principal,
+        "issue_credential",
+        "client_system",
+        system.client_id,
+        partnership_id=system.partnership_id,
+        detail={"credential_id": credential.credential_id},
+    )
     return CredentialOut(credential_id=credential.credential_id, token=token)
 
 
 async def revoke_credential(
-    session: AsyncSession, outbox: Outbox, principal: Principal, client_id: str,
+    session: AsyncSession,
+    outbox: Outbox,
+    principal: Principal,
+    client_id: str,
     credential_id: str,
 ) -> None:
     principal.require_admin()
@@ -208,11 +281,20 @@ async def revoke_credential(
     session.add(credential)
     outbox.emit(
         session,
-        ClientCredentialRevoked(credential_id=credential_id, client_id=client_id,
-                                partnership_id=credential.partnership_id),
+        ClientCredentialRevoked(
+            credential_id=credential_id,
+            client_id=client_id,
+            partnership_id=credential.partnership_id,
+        ),
         partnership_id=credential.partnership_id,
         subject=client_id,
     )
-    record_audit(session, principal, "revoke_credential", "client_system", client_id,
-                 partnership_id=credential.partnership_id,
-                 detail={"credential_id": credential_id})
+    record_audit(
+        session,
+        principal,
+        "revoke_credential",
+        "client_system",
+        client_id,
+        partnership_id=credential.partnership_id,
+        detail={"credential_id": credential_id},
+    )

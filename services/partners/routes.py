@@ -20,8 +20,11 @@ from shared.service import PrincipalDep, RuntimeDep, SessionDep
 router = APIRouter(tags=["partnerships"])
 
 
-@router.post("/partnerships", status_code=status.HTTP_201_CREATED,
-             summary="Register a partnership with its councils and three statutory partners")
+@router.post(
+    "/partnerships",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a partnership with its councils and three statutory partners",
+)
 async def create_partnership(
     body: PartnershipIn, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> PartnershipOut:
@@ -30,7 +33,8 @@ async def create_partnership(
 
 @router.get("/partnerships", summary="Partnerships the caller belongs to")
 async def list_partnerships(
-    principal: PrincipalDep, session: SessionDep,
+    principal: PrincipalDep,
+    session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> PartnershipPage:
@@ -45,11 +49,17 @@ async def get_partnership(
     return await registry.get_partnership(session, principal, partnership_id)
 
 
-@router.post("/partnerships/{partnership_id}/client-systems",
-             status_code=status.HTTP_201_CREATED, tags=["client systems"],
-             summary="Register a client system; its first token is in the response, once")
+@router.post(
+    "/partnerships/{partnership_id}/client-systems",
+    status_code=status.HTTP_201_CREATED,
+    tags=["client systems"],
+    summary="Register a client system; its first token is in the response, once",
+)
 async def register_client_system(
-    partnership_id: str, body: ClientSystemIn, principal: PrincipalDep, session: SessionDep,
+    partnership_id: str,
+    body: ClientSystemIn,
+    principal: PrincipalDep,
+    session: SessionDep,
     runtime: RuntimeDep,
 ) -> ClientSystemOut:
     return await registry.register_client_system(
@@ -57,8 +67,12 @@ async def register_client_system(
     )
 
 
-@router.post("/client-systems/{client_id}/credentials", status_code=status.HTTP_201_CREATED,
-             tags=["client systems"], summary="Issue another token (shown once)")
+@router.post(
+    "/client-systems/{client_id}/credentials",
+    status_code=status.HTTP_201_CREATED,
+    tags=["client systems"],
+    summary="Issue another token (shown once)",
+)
 async def issue_credential(
     client_id: str, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> CredentialOut:
@@ -67,12 +81,17 @@ async def issue_credential(
     return await registry.issue_credential(session, runtime.outbox, principal, system)
 
 
-@router.delete("/client-systems/{client_id}/credentials/{credential_id}",
-               status_code=status.HTTP_204_NO_CONTENT, tags=["client systems"])
+@router.delete(
+    "/client-systems/{client_id}/credentials/{credential_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["client systems"],
+)
 async def revoke_credential(
-    client_id: str, credential_id: str, principal: PrincipalDep, session: SessionDep,
+    client_id: str,
+    credential_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
-    await registry.revoke_credential(session, runtime.outbox, principal, client_id,
-                                     credential_id)
+    await registry.revoke_credential(session, runtime.outbox, principal, client_id, credential_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -17,10 +17,14 @@ class Strict(BaseModel):
 
 class CouncilIn(Strict):
     name: str = Field(min_length=2, max_length=200, examples=["Leeds City Council"])
-    ons_code: str = Field(pattern=r"^E(06|07|08|09|10)\d{6}$", examples=["E08000035"],
-                          description="ONS area code of a council with children's services")
-    la_number: str | None = Field(default=None, pattern=r"^\d{3}$", examples=["383"],
-                                  description="DfE local authority number")
+    ons_code: str = Field(
+        pattern=r"^E(06|07|08|09|10)\d{6}$",
+        examples=["E08000035"],
+        description="ONS area code of a council with children's services",
+    )
+    la_number: str | None = Field(
+        default=None, pattern=r"^\d{3}$", examples=["383"], description="DfE local authority number"
+    )
 
 
 class PartnerIn(Strict):
@@ -30,8 +34,9 @@ class PartnerIn(Strict):
 
 
 class PartnershipIn(Strict):
-    name: str = Field(min_length=3, max_length=200,
-                      examples=["Leeds Safeguarding Children Partnership"])
+    name: str = Field(
+        min_length=3, max_length=200, examples=["Leeds Safeguarding Children Partnership"]
+    )
     effective_from: date | None = None
     councils: list[CouncilIn] = Field(min_length=1, max_length=20)
     partners: list[PartnerIn] = Field(min_length=3, max_length=60)
@@ -91,7 +96,8 @@ class ClientSystemIn(Strict):
     name: str = Field(min_length=2, max_length=200, examples=["Leeds children's case system"])
     organisation: str = Field(min_length=2, max_length=200, examples=["Leeds City Council"])
     allowed_event_types: list[str] = Field(
-        min_length=1, examples=[["incident.notified"]],
+        min_length=1,
+        examples=[["incident.notified"]],
         description="What the system may post, e.g. incident.notified",
     )
 

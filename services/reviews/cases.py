@@ -85,7 +85,10 @@ class IntakePolicy:
 
 
 async def notify_incident(
-    session: AsyncSession, outbox: Outbox, principal: Principal, policy: IntakePolicy,
+    session: AsyncSession,
+    outbox: Outbox,
+    principal: Principal,
+    policy: IntakePolicy,
     body: IncidentIn,
 ) -> tuple[CaseOut, bool]:
     """Accept a notification; returns the case and whether it was created just now.
@@ -142,24 +145,40 @@ async def notify_incident(
         return await _replay(session, principal, winner, fingerprint), False
 
     rows = [
-        CaseDeadline(case_id=case.id, position=i, rule_id=d.rule_id, title=d.title,
-                     starts_on=d.starts_on, due_on=d.due_on, edition=d.edition,
-                     recipients=list(d.recipients), verify=d.verify)
+        CaseDeadline(
+            case_id=case.id,
+            position=i,
+            rule_id=d.rule_id,
+            title=d.title,
+            starts_on=d.starts_on,
+            due_on=d.due_on,
+            edition=d.edition,
+            recipients=list(d.recipients),
+            verify=d.verify,
+        )
         for i, d in enumerate(deadlines)
     ]
     session.add_all(rows)
     out = _case_out(case, rows)
     outbox.emit(session, _event(out), partnership_id=partnership_id, subject=case.id)
-    record_audit(session, principal, "notify", "case", case.id, partnership_id=partnership_id,
-                 detail={"client_reference": case.client_reference, "kind": case.kind})
+    record_audit(
+        session,
+        principal,
+        "notify",
+        "case",
+        case.id,
+        partnership_id=partnership_id,
+        detail={"client_reference": case.client_reference, "kind": case.kind},
+    )
     return out, True
 
 
 def _partnership_of_request(principal: Principal, body: IncidentIn) -> str:
     if principal.is_admin:
         if body.partnership_id is None:
-            raise Unprocessable("The operator must say which partnership notifies.",
-                                field="partnership_id")
+            raise Unprocessable(
+                "The operator must say which partnership notifies.", field="partnership_id"
+            )
         return body.partnership_id
     if body.partnership_id is not None:
         principal.require_partnership(body.partnership_id)  # another partnership: 404
@@ -181,10 +200,13 @@ def _fingerprint(body: IncidentIn, partnership_id: str) -> str:
 async def _case_by_reference(
     session: AsyncSession, partnership_id: str, client_reference: str
 ) -> Case | None:
-    return (await session.exec(
-        select(Case).where(Case.partnership_id == partnership_id)
-        .where(Case.client_reference == client_reference)
-    )).first()
+    return (
+        await session.exec(
+            select(Case)
+            .where(Case.partnership_id == partnership_id)
+            .where(Case.client_reference == client_reference)
+        )
+    ).first()
 
 
 async def _replay(
@@ -194,16 +216,16 @@ async def _replay(
         raise Conflict(
             f"client_reference {case.client_reference!r} was already used for a different "
             "notification; use a new reference for a new incident.",
-            field="client_reference", case_id=case.id,
+            field="client_reference",
+            case_id=case.id,
         )
-    record_audit(session, principal, "notify_retry", "case", case.id,
-                 partnership_id=case.partnership_id)
+    record_audit(
+        session, principal, "notify_retry", "case", case.id, partnership_id=case.partnership_id
+    )
     return _case_out(case, await _deadlines_of(session, [case.id]))
 
 
-async def _check(
-    session: AsyncSession, body: IncidentIn, partnership_id: str, today: date
-) -> None:
+async def _check(session: AsyncSession, body: IncidentIn, partnership_id: str, today: date) -> None:
     """The rules across fields, the clock and the partnership's councils; every breach is
     reported at once, each naming its field."""
     errors: list[tuple[str, str]] = []
@@ -216,25 +238,31 @@ async def _check(
             errors.append(("aware_on", "cannot be before the incident date"))
     council = await session.get(CouncilRef, body.council_ons_code)
     if council is None or council.partnership_id != partnership_id:
-        errors.append(("council_ons_code",
-                       f"{body.council_ons_code} is not a council of this partnership"))
+        errors.append(
+            ("council_ons_code", f"{body.council_ons_code} is not a council of this partnership")
+        )
     if body.kind in DEATH_KINDS and body.nature != "death":
         errors.append(("nature", f"a {body.kind.value} notification is about a death"))
     if body.kind != IncidentKind.care_leaver_death:
         errors.extend(
-            (f"children.{i}.age_years",
-             f"must be under {CHILD_AGE_LIMIT}; only a care leaver's death concerns someone "
-             "older")
-            for i, child in enumerate(body.children) if child.age_years >= CHILD_AGE_LIMIT
+            (
+                f"children.{i}.age_years",
+                f"must be under {CHILD_AGE_LIMIT}; only a care leaver's death concerns someone "
+                "older",
+            )
+            for i, child in enumerate(body.children)
+            if child.age_years >= CHILD_AGE_LIMIT
         )
     if body.kind == IncidentKind.looked_after_child_death and not any(
         c.looked_after for c in body.children
     ):
-        errors.append(("children", "a looked-after child's death needs a child with "
-                                   "looked_after true"))
+        errors.append(
+            ("children", "a looked-after child's death needs a child with looked_after true")
+        )
     if body.further_children_note is not None and len(body.children) < 4:
-        errors.append(("further_children_note",
-                       "only for children beyond the 4 listed in children"))
+        errors.append(
+            ("further_children_note", "only for children beyond the 4 listed in children")
+        )
     if errors:
         _raise(errors)
 
@@ -243,16 +271,19 @@ def _raise(errors: Sequence[tuple[str, str]]) -> NoReturn:
     fields = ", ".join(dict.fromkeys(f for f, _ in errors))
     raise Unprocessable(
         f"Check these fields: {fields}.",
-        errors=[{"field": f, "pointer": pointer(f), "in": "body", "detail": d}
-                for f, d in errors],
+        errors=[{"field": f, "pointer": pointer(f), "in": "body", "detail": d} for f, d in errors],
     )
 
 
 def _deadlines(policy: IntakePolicy, body: IncidentIn, notified_on: date) -> list[Deadline]:
     try:
         return incident_deadlines(
-            body.kind, body.aware_on, notified_on, body.abuse_or_neglect_known_or_suspected,
-            policy.rulebook, policy.calendar,
+            body.kind,
+            body.aware_on,
+            notified_on,
+            body.abuse_or_neglect_known_or_suspected,
+            policy.rulebook,
+            policy.calendar,
         )
     except NotASeriousIncident as exc:
         _raise([("abuse_or_neglect_known_or_suspected", str(exc))])
@@ -274,8 +305,7 @@ async def _involved_partnerships(
     codes = list(body.involved_council_ons_codes)
     if not codes:
         return []
-    rows = (await session.exec(
-        select(CouncilRef).where(col(CouncilRef.ons_code).in_(codes)))).all()
+    rows = (await session.exec(select(CouncilRef).where(col(CouncilRef.ons_code).in_(codes)))).all()
     by_code = {r.ons_code: r.partnership_id for r in rows}
     found = (by_code[c] for c in codes if c in by_code)
     return [p for p in dict.fromkeys(found) if p != partnership_id]
@@ -294,9 +324,17 @@ def _event(case: CaseOut) -> IncidentNotified:
         location=case.location,
         children=[ChildSummary(**c.model_dump()) for c in case.children],
         needs_rapid_review=case.needs_rapid_review,
-        deadlines=[DeadlineRef(rule_id=d.rule_id, title=d.title, starts_on=d.starts_on,
-                               due_on=d.due_on, edition=d.edition, recipients=d.recipients)
-                   for d in case.deadlines],
+        deadlines=[
+            DeadlineRef(
+                rule_id=d.rule_id,
+                title=d.title,
+                starts_on=d.starts_on,
+                due_on=d.due_on,
+                edition=d.edition,
+                recipients=d.recipients,
+            )
+            for d in case.deadlines
+        ],
         notify=case.notify,
         involved_partnership_ids=case.involved_partnership_ids,
     )
@@ -314,8 +352,13 @@ async def get_case(session: AsyncSession, principal: Principal, case_id: str) ->
 
 
 async def list_cases(
-    session: AsyncSession, principal: Principal, *, status: CaseStatus | None,
-    partnership_id: str | None, limit: int, offset: int,
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: CaseStatus | None,
+    partnership_id: str | None,
+    limit: int,
+    offset: int,
 ) -> tuple[list[CaseOut], int]:
     """Cases of the caller's partnerships (the operator sees all), newest first."""
     query = select(Case)
@@ -331,29 +374,46 @@ async def list_cases(
         query = query.where(condition)
         count = count.where(condition)
     total = (await session.exec(count)).one()
-    cases = (await session.exec(
-        query.order_by(col(Case.created_at).desc(), col(Case.id)).limit(limit).offset(offset)
-    )).all()
+    cases = (
+        await session.exec(
+            query.order_by(col(Case.created_at).desc(), col(Case.id)).limit(limit).offset(offset)
+        )
+    ).all()
     deadlines = await _deadlines_of(session, [c.id for c in cases])
     for case in cases:
-        record_audit(session, principal, "read", "case", case.id,
-                     partnership_id=case.partnership_id)
+        record_audit(
+            session, principal, "read", "case", case.id, partnership_id=case.partnership_id
+        )
     return [_case_out(c, [d for d in deadlines if d.case_id == c.id]) for c in cases], int(total)
 
 
 async def _deadlines_of(session: AsyncSession, case_ids: list[str]) -> list[CaseDeadline]:
     if not case_ids:
         return []
-    return list((await session.exec(
-        select(CaseDeadline).where(col(CaseDeadline.case_id).in_(case_ids))
-        .order_by(col(CaseDeadline.case_id), col(CaseDeadline.position))
-    )).all())
+    return list(
+        (
+            await session.exec(
+                select(CaseDeadline)
+                .where(col(CaseDeadline.case_id).in_(case_ids))
+                .order_by(col(CaseDeadline.case_id), col(CaseDeadline.position))
+            )
+        ).all()
+    )
 
 
 def _case_out(case: Case, deadlines: Sequence[CaseDeadline]) -> CaseOut:
-    outs = [DeadlineOut(rule_id=d.rule_id, title=d.title, starts_on=d.starts_on,
-                        due_on=d.due_on, edition=d.edition, recipients=list(d.recipients),
-                        verify=d.verify) for d in deadlines]
+    outs = [
+        DeadlineOut(
+            rule_id=d.rule_id,
+            title=d.title,
+            starts_on=d.starts_on,
+            due_on=d.due_on,
+            edition=d.edition,
+            recipients=list(d.recipients),
+            verify=d.verify,
+        )
+        for d in deadlines
+    ]
     return CaseOut(
         case_id=case.id,
         partnership_id=case.partnership_id,

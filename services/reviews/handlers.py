@@ -29,8 +29,9 @@ async def on_partnership_created(
     for council in payload.councils:
         row = await session.get(CouncilRef, council.ons_code)
         if row is None:
-            row = CouncilRef(ons_code=council.ons_code, partnership_id=payload.partnership_id,
-                             name=council.name)
+            row = CouncilRef(
+                ons_code=council.ons_code, partnership_id=payload.partnership_id, name=council.name
+            )
         row.partnership_id = payload.partnership_id
         row.name = council.name
         session.add(row)

@@ -24,14 +24,24 @@ PolicyDep = Annotated[IntakePolicy, Depends(get_policy)]
 
 
 @router.post(
-    "/incidents", status_code=status.HTTP_201_CREATED, tags=["incidents"],
+    "/incidents",
+    status_code=status.HTTP_201_CREATED,
+    tags=["incidents"],
     summary="Notify a serious child safeguarding incident (or a death the council must report)",
-    responses={200: {"model": CaseOut,
-                     "description": "A retry: this client_reference was already accepted"}},
+    responses={
+        200: {
+            "model": CaseOut,
+            "description": "A retry: this client_reference was already accepted",
+        }
+    },
 )
 async def notify_incident(
-    body: IncidentIn, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep,
-    policy: PolicyDep, response: Response,
+    body: IncidentIn,
+    principal: PrincipalDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    policy: PolicyDep,
+    response: Response,
 ) -> CaseOut:
     case, created = await cases.notify_incident(session, runtime.outbox, principal, policy, body)
     if not created:
@@ -41,15 +51,16 @@ async def notify_incident(
 
 @router.get("/cases", summary="Cases of the caller's partnerships, newest first")
 async def list_cases(
-    principal: PrincipalDep, session: SessionDep,
+    principal: PrincipalDep,
+    session: SessionDep,
     status: CaseStatus | None = None,
     partnership_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CasePage:
-    items, total = await cases.list_cases(session, principal, status=status,
-                                          partnership_id=partnership_id, limit=limit,
-                                          offset=offset)
+    items, total = await cases.list_cases(
+        session, principal, status=status, partnership_id=partnership_id, limit=limit, offset=offset
+    )
     return CasePage(items=items, total=total, limit=limit, offset=offset)
 
 

@@ -14,8 +14,15 @@ Sex = Literal["female", "male", "other", "not_known"]
 # The major ethnic groups national statistics report on (DfE returns).
 Ethnicity = Literal["white", "mixed", "asian", "black", "other", "not_known", "refused"]
 PlacementType = Literal[
-    "foster_care", "childrens_home", "placed_with_parents", "secure_unit",
-    "independent_living", "residential_school", "adoption", "other", "not_known",
+    "foster_care",
+    "childrens_home",
+    "placed_with_parents",
+    "secure_unit",
+    "independent_living",
+    "residential_school",
+    "adoption",
+    "other",
+    "not_known",
 ]
 ONS_CODE = r"^E(06|07|08|09|10)\d{6}$"
 # A pseudonymous reference: letters, digits and separators, no spaces, and at least one digit,
@@ -32,7 +39,10 @@ class ChildIn(Strict):
     """One child, minimised to what national statistics use; never a name."""
 
     reference: str = Field(
-        min_length=3, max_length=40, pattern=CHILD_REFERENCE, examples=["LCC-2026-0042"],
+        min_length=3,
+        max_length=40,
+        pattern=CHILD_REFERENCE,
+        examples=["LCC-2026-0042"],
         description="The council's pseudonymous reference for the child (3 to 40 letters, "
         "digits, '/', '_', '.', '-', with at least one digit); never the child's name",
     )
@@ -55,11 +65,15 @@ class IncidentIn(Strict):
     """
 
     client_reference: str = Field(
-        min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9/_.:-]*$",
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9/_.:-]*$",
         description="The client's own id for this notification; the idempotency key",
     )
     partnership_id: str | None = Field(
-        default=None, min_length=1, max_length=64,
+        default=None,
+        min_length=1,
+        max_length=64,
         description="Required for the operator; a client system's own partnership otherwise",
     )
     council_ons_code: str = Field(pattern=ONS_CODE, examples=["E08000035"])
@@ -71,11 +85,14 @@ class IncidentIn(Strict):
     location: str | None = Field(default=None, min_length=1, max_length=200)
     children: list[ChildIn] = Field(min_length=1, max_length=MAX_CHILDREN)
     further_children_note: str | None = Field(
-        default=None, min_length=1, max_length=2000,
+        default=None,
+        min_length=1,
+        max_length=2000,
         description="Only when more than 4 children are involved; no names",
     )
     involved_council_ons_codes: list[Annotated[str, Field(pattern=ONS_CODE)]] = Field(
-        default_factory=list, max_length=20,
+        default_factory=list,
+        max_length=20,
         description="Other councils involved; the partnerships covering them are told",
     )
 

@@ -78,13 +78,22 @@ async def deliver(app: FastAPI, payload: EventPayload, partnership_id: str) -> N
 
 async def seed_partnership(app: FastAPI, *councils: str, name: str = "Test partnership") -> str:
     partnership_id = str(uuid.uuid4())
-    await deliver(app, PartnershipCreated(
-        partnership_id=partnership_id, name=name, status="drafting_arrangements",
-        councils=[CouncilRef(name=f"Council {code}", ons_code=code) for code in councils],
-        partners=[SafeguardingPartnerRef(id=str(uuid.uuid4()), kind=kind, organisation=kind,
-                                         lead_role="Chief Executive")
-                  for kind in ("local_authority", "health_board", "police")],
-    ), partnership_id)
+    await deliver(
+        app,
+        PartnershipCreated(
+            partnership_id=partnership_id,
+            name=name,
+            status="drafting_arrangements",
+            councils=[CouncilRef(name=f"Council {code}", ons_code=code) for code in councils],
+            partners=[
+                SafeguardingPartnerRef(
+                    id=str(uuid.uuid4()), kind=kind, organisation=kind, lead_role="Chief Executive"
+                )
+                for kind in ("local_authority", "health_board", "police")
+            ],
+        ),
+        partnership_id,
+    )
     return partnership_id
 
 
@@ -100,19 +109,40 @@ async def seed_client(
 ) -> SeededClient:
     client_id, credential_id = str(uuid.uuid4()), str(uuid.uuid4())
     token, token_hash = generate_token()
-    await deliver(app, ClientSystemRegistered(
-        client_id=client_id, partnership_id=partnership_id, name="Case system",
-        organisation="Council", allowed_event_types=list(allowed)), partnership_id)
-    await deliver(app, ClientCredentialIssued(
-        credential_id=credential_id, client_id=client_id, partnership_id=partnership_id,
-        token_hash=token_hash), partnership_id)
+    await deliver(
+        app,
+        ClientSystemRegistered(
+            client_id=client_id,
+            partnership_id=partnership_id,
+            name="Case system",
+            organisation="Council",
+            allowed_event_types=list(allowed),
+        ),
+        partnership_id,
+    )
+    await deliver(
+        app,
+        ClientCredentialIssued(
+            credential_id=credential_id,
+            client_id=client_id,
+            partnership_id=partnership_id,
+            token_hash=token_hash,
+        ),
+        partnership_id,
+    )
     return SeededClient(client_id, credential_id, token)
 
 
 async def revoke_client(app: FastAPI, client: SeededClient, partnership_id: str) -> None:
-    await deliver(app, ClientCredentialRevoked(
-        credential_id=client.credential_id, client_id=client.client_id,
-        partnership_id=partnership_id), partnership_id)
+    await deliver(
+        app,
+        ClientCredentialRevoked(
+            credential_id=client.credential_id,
+            client_id=client.client_id,
+            partnership_id=partnership_id,
+        ),
+        partnership_id,
+    )
 
 
 async def count_rows(app: FastAPI, table: str) -> int:
@@ -133,17 +163,19 @@ def incident_body(**changes: Any) -> dict[str, Any]:
         "incident_date": "2026-12-16",
         "aware_on": "2026-12-18",
         "location": "Family home, LS9",
-        "children": [{
-            "reference": "LCC-C-0042",
-            "age_years": 3,
-            "sex": "female",
-            "ethnicity": "white",
-            "disability": False,
-            "looked_after": False,
-            "child_in_need_plan": True,
-            "child_protection_plan": False,
-            "known_to_agencies": True,
-        }],
+        "children": [
+            {
+                "reference": "LCC-C-0042",
+                "age_years": 3,
+                "sex": "female",
+                "ethnicity": "white",
+                "disability": False,
+                "looked_after": False,
+                "child_in_need_plan": True,
+                "child_protection_plan": False,
+                "known_to_agencies": True,
+            }
+        ],
     }
     body.update(changes)
     return body

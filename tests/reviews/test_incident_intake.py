@@ -69,7 +69,8 @@ async def test_notification_is_stored_with_deadlines_and_published(
         assert listed.json()["total"] == 1
 
         events = await read_topic(
-            broker.bootstrap_servers, TOPIC,
+            broker.bootstrap_servers,
+            TOPIC,
             until=lambda evs: any(e.subject == case["case_id"] for e in evs),
         )
         (event,) = [e for e in events if e.subject == case["case_id"]]
@@ -86,12 +87,20 @@ async def test_notification_is_stored_with_deadlines_and_published(
             ("SIN-5WD", "2026-12-29", ["panel", "ofsted", "dfe", "local_partners"]),
             ("RR-15WD", "2027-01-14", ["panel"]),
         ]
-        assert data["children"] == [{
-            "reference": "LCC-C-0042", "age_years": 3, "sex": "female", "ethnicity": "white",
-            "disability": False, "looked_after": False, "placement_type": None,
-            "child_in_need_plan": True, "child_protection_plan": False,
-            "known_to_agencies": True,
-        }]
+        assert data["children"] == [
+            {
+                "reference": "LCC-C-0042",
+                "age_years": 3,
+                "sex": "female",
+                "ethnicity": "white",
+                "disability": False,
+                "looked_after": False,
+                "placement_type": None,
+                "child_in_need_plan": True,
+                "child_protection_plan": False,
+                "known_to_agencies": True,
+            }
+        ]
         assert "further_children_note" not in data  # free text stays in the case record
 
 
@@ -108,8 +117,9 @@ async def test_a_retry_returns_the_same_case_and_publishes_once(
         first = await http.post("/incidents", json=body, headers=client.headers)
         clock.at = at_noon(date(2026, 12, 22))  # the retry comes a day later
         again = await http.post("/incidents", json=body, headers=client.headers)
-        by_admin = await http.post("/incidents", json={**body, "partnership_id": leeds},
-                                   headers=ADMIN)
+        by_admin = await http.post(
+            "/incidents", json={**body, "partnership_id": leeds}, headers=ADMIN
+        )
         changed = await http.post(
             "/incidents", json={**body, "nature": "death"}, headers=client.headers
         )
@@ -131,7 +141,8 @@ async def test_a_retry_returns_the_same_case_and_publishes_once(
         assert marker.status_code == 201
         case_id, marker_id = first.json()["case_id"], marker.json()["case_id"]
         events = await read_topic(
-            broker.bootstrap_servers, TOPIC,
+            broker.bootstrap_servers,
+            TOPIC,
             until=lambda evs: any(e.subject == marker_id for e in evs),
         )
         assert len([e for e in events if e.subject == case_id]) == 1
@@ -140,8 +151,9 @@ async def test_a_retry_returns_the_same_case_and_publishes_once(
 async def test_concurrent_retries_create_one_case(
     database_url: str, broker: EmbeddedBroker
 ) -> None:
-    app = create_app(reviews_settings(database_url, broker),
-                     clock=SettableClock(at_noon(date(2026, 12, 21))))
+    app = create_app(
+        reviews_settings(database_url, broker), clock=SettableClock(at_noon(date(2026, 12, 21)))
+    )
     async with running_app(app) as http:
         client = await seed_client(app, await seed_partnership(app, LEEDS))
         body = incident_body()

@@ -56,8 +56,9 @@ async def service(
     broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Service]:
     url = f"sqlite:///{tmp_path_factory.mktemp('reviews-deadlines')}/reviews.db"
-    settings = reviews_settings(url, broker, extra_bank_holidays=[PROCLAIMED],
-                                rule_overrides={"CARE-LEAVER-DEATH": 10})
+    settings = reviews_settings(
+        url, broker, extra_bank_holidays=[PROCLAIMED], rule_overrides={"CARE-LEAVER-DEATH": 10}
+    )
     clock = SettableClock(at_noon(date(2026, 12, 21)))
     app = create_app(settings, clock=clock)
     async with running_app(app) as http:
@@ -81,34 +82,46 @@ async def test_rapid_review_counts_from_the_notification_date_not_the_aware_date
     case = await service.notify(at_noon(date(2026, 12, 21)), aware_on="2026-12-18")
     rapid = case["deadlines"][1]
     assert (rapid["rule_id"], rapid["starts_on"], rapid["due_on"]) == (
-        "RR-15WD", "2026-12-21", "2027-01-14")
+        "RR-15WD",
+        "2026-12-21",
+        "2027-01-14",
+    )
     assert rapid["recipients"] == ["panel"]
 
 
 async def test_notification_date_is_the_date_in_england(service: Service) -> None:
     # 23:30 UTC on Thursday 4 June 2026 is 00:30 BST on Friday 5 June.
-    case = await service.notify(datetime(2026, 6, 4, 23, 30, tzinfo=UTC),
-                                incident_date="2026-06-02", aware_on="2026-06-03")
+    case = await service.notify(
+        datetime(2026, 6, 4, 23, 30, tzinfo=UTC), incident_date="2026-06-02", aware_on="2026-06-03"
+    )
     assert due(case)["SIN-5WD"] == "2026-06-10"
     assert case["deadlines"][1]["starts_on"] == "2026-06-05"
     assert due(case)["RR-15WD"] == "2026-06-26"  # from Thursday it would be the 25th
 
 
 async def test_a_proclaimed_holiday_from_settings_moves_the_deadline(service: Service) -> None:
-    case = await service.notify(at_noon(date(2026, 9, 10)), incident_date="2026-09-09",
-                                aware_on="2026-09-10")
+    case = await service.notify(
+        at_noon(date(2026, 9, 10)), incident_date="2026-09-09", aware_on="2026-09-10"
+    )
     assert due(case)["SIN-5WD"] == "2026-09-18"  # the 17th without the proclaimed Monday
 
 
 async def test_a_verify_period_comes_from_settings(service: Service) -> None:
     case = await service.notify(
-        at_noon(date(2026, 3, 2)), kind="care_leaver_death", nature="death",
-        abuse_or_neglect_known_or_suspected=False, incident_date="2026-03-01",
-        aware_on="2026-03-02", children=[{"reference": "LCC-CL-7", "age_years": 22}],
+        at_noon(date(2026, 3, 2)),
+        kind="care_leaver_death",
+        nature="death",
+        abuse_or_neglect_known_or_suspected=False,
+        incident_date="2026-03-01",
+        aware_on="2026-03-02",
+        children=[{"reference": "LCC-CL-7", "age_years": 22}],
     )
     (deadline,) = case["deadlines"]
     assert (deadline["rule_id"], deadline["due_on"], deadline["verify"]) == (
-        "CARE-LEAVER-DEATH", "2026-03-16", True)  # 10 working days, as configured
+        "CARE-LEAVER-DEATH",
+        "2026-03-16",
+        True,
+    )  # 10 working days, as configured
     assert case["notify"] == ["dfe", "ofsted"]
     assert case["needs_rapid_review"] is False
 
@@ -116,17 +129,31 @@ async def test_a_verify_period_comes_from_settings(service: Service) -> None:
 async def test_looked_after_child_death_without_abuse_goes_to_dfe_and_ofsted_only(
     service: Service,
 ) -> None:
-    lac = [{"reference": "LCC-LAC-9", "age_years": 15, "looked_after": True,
-            "placement_type": "foster_care"}]
+    lac = [
+        {
+            "reference": "LCC-LAC-9",
+            "age_years": 15,
+            "looked_after": True,
+            "placement_type": "foster_care",
+        }
+    ]
     plain = await service.notify(
-        at_noon(date(2026, 3, 3)), kind="looked_after_child_death", nature="death",
-        abuse_or_neglect_known_or_suspected=False, incident_date="2026-03-01",
-        aware_on="2026-03-02", children=lac,
+        at_noon(date(2026, 3, 3)),
+        kind="looked_after_child_death",
+        nature="death",
+        abuse_or_neglect_known_or_suspected=False,
+        incident_date="2026-03-01",
+        aware_on="2026-03-02",
+        children=lac,
     )
     suspected = await service.notify(
-        at_noon(date(2026, 3, 3)), kind="looked_after_child_death", nature="death",
-        abuse_or_neglect_known_or_suspected=True, incident_date="2026-03-01",
-        aware_on="2026-03-02", children=lac,
+        at_noon(date(2026, 3, 3)),
+        kind="looked_after_child_death",
+        nature="death",
+        abuse_or_neglect_known_or_suspected=True,
+        incident_date="2026-03-01",
+        aware_on="2026-03-02",
+        children=lac,
     )
     assert plain["notify"] == ["dfe", "ofsted"]
     assert [d["rule_id"] for d in plain["deadlines"]] == ["LAC-DEATH"]
@@ -137,8 +164,9 @@ async def test_looked_after_child_death_without_abuse_goes_to_dfe_and_ofsted_onl
 
 
 async def test_the_edition_in_force_when_the_clock_started_applies(service: Service) -> None:
-    case = await service.notify(at_noon(date(2023, 12, 15)), incident_date="2023-12-13",
-                                aware_on="2023-12-14")
+    case = await service.notify(
+        at_noon(date(2023, 12, 15)), incident_date="2023-12-13", aware_on="2023-12-14"
+    )
     assert {d["edition"] for d in case["deadlines"]} == {"WT2018"}
 
 
@@ -150,4 +178,5 @@ def test_only_periods_marked_verify_can_be_overridden() -> None:
     with pytest.raises(ValidationError, match="unknown time zone"):
         ReviewsSettings(timezone="Europe/Londres")
     assert ReviewsSettings(rule_overrides={"CARE-LEAVER-DEATH": 7}).rule_overrides == {
-        "CARE-LEAVER-DEATH": 7}
+        "CARE-LEAVER-DEATH": 7
+    }

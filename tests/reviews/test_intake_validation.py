@@ -62,13 +62,18 @@ async def _counts(app: FastAPI) -> dict[str, int]:
 
 
 async def _refused(
-    service: Service, *, json: Any = None, content: bytes | None = None,
+    service: Service,
+    *,
+    json: Any = None,
+    content: bytes | None = None,
     headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Post, and check that the refusal left every table as it was."""
     before = await _counts(service.app)
     response = await service.http.post(
-        "/incidents", json=json, content=content,
+        "/incidents",
+        json=json,
+        content=content,
         headers={"content-type": "application/json", **(headers or service.client.headers)},
     )
     assert response.headers["content-type"] == "application/problem+json", response.text
@@ -116,8 +121,9 @@ async def test_missing_fields_are_each_named(service: Service) -> None:
         ({"surname": "Smith"}, "surname"),
     ],
 )
-async def test_wrong_types_and_shapes(service: Service, changes: dict[str, Any],
-                                      field: str) -> None:
+async def test_wrong_types_and_shapes(
+    service: Service, changes: dict[str, Any], field: str
+) -> None:
     status, problem = await _refused(service, json=incident_body(**changes))
     assert status == 422
     assert field in _fields(problem)
@@ -154,25 +160,41 @@ async def test_at_most_four_children(service: Service) -> None:
     ("changes", "fields"),
     [
         ({"aware_on": "2026-12-22"}, {"aware_on"}),  # tomorrow
-        ({"incident_date": "2026-12-22", "aware_on": "2026-12-21"},
-         {"incident_date", "aware_on"}),
+        ({"incident_date": "2026-12-22", "aware_on": "2026-12-21"}, {"incident_date", "aware_on"}),
         ({"incident_date": "2026-12-19", "aware_on": "2026-12-18"}, {"aware_on"}),
         ({"council_ons_code": BRADFORD}, {"council_ons_code"}),  # another partnership's
         ({"council_ons_code": KIRKLEES}, {"council_ons_code"}),  # no partnership here
-        ({"nature": "serious_harm", "kind": "care_leaver_death",
-          "abuse_or_neglect_known_or_suspected": False}, {"nature"}),
-        ({"children": [{"reference": "LCC-C-1", "age_years": 19}]},
-         {"children.0.age_years"}),
-        ({"kind": "looked_after_child_death", "nature": "death",
-          "children": [{"reference": "LCC-C-1", "age_years": 9, "looked_after": False}]},
-         {"children"}),
+        (
+            {
+                "nature": "serious_harm",
+                "kind": "care_leaver_death",
+                "abuse_or_neglect_known_or_suspected": False,
+            },
+            {"nature"},
+        ),
+        ({"children": [{"reference": "LCC-C-1", "age_years": 19}]}, {"children.0.age_years"}),
+        (
+            {
+                "kind": "looked_after_child_death",
+                "nature": "death",
+                "children": [{"reference": "LCC-C-1", "age_years": 9, "looked_after": False}],
+            },
+            {"children"},
+        ),
         ({"further_children_note": "two more siblings"}, {"further_children_note"}),
-        ({"abuse_or_neglect_known_or_suspected": False},
-         {"abuse_or_neglect_known_or_suspected"}),
+        ({"abuse_or_neglect_known_or_suspected": False}, {"abuse_or_neglect_known_or_suspected"}),
         # a care leaver's death is a WT2023 duty: no rule was in force in 2022
-        ({"kind": "care_leaver_death", "nature": "death", "incident_date": "2022-05-01",
-          "aware_on": "2022-05-02", "abuse_or_neglect_known_or_suspected": False,
-          "children": [{"reference": "LCC-CL-1", "age_years": 20}]}, {"aware_on"}),
+        (
+            {
+                "kind": "care_leaver_death",
+                "nature": "death",
+                "incident_date": "2022-05-01",
+                "aware_on": "2022-05-02",
+                "abuse_or_neglect_known_or_suspected": False,
+                "children": [{"reference": "LCC-CL-1", "age_years": 20}],
+            },
+            {"aware_on"},
+        ),
     ],
 )
 async def test_rules_across_fields_name_the_field(

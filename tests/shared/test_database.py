@@ -32,8 +32,7 @@ from tests.support.apps import ADMIN
 
 pytestmark = pytest.mark.timeout(60)
 
-SHARED_TABLES = {"outbox_event", "inbox_event", "client_system", "client_credential",
-                 "audit_entry"}
+SHARED_TABLES = {"outbox_event", "inbox_event", "client_system", "client_credential", "audit_entry"}
 
 
 async def migrated(database_url: str, tmp_path: Path) -> Database:
@@ -66,14 +65,21 @@ async def test_twenty_concurrent_read_then_write_transactions_all_commit(
 async def test_twenty_concurrent_requests_all_succeed(
     broker: EmbeddedBroker, database_url: str, tmp_path: Path
 ) -> None:
-    service = WidgetService(widget_settings(database_url, broker.bootstrap_servers),
-                            write_migrations(tmp_path / "migrations"))
+    service = WidgetService(
+        widget_settings(database_url, broker.bootstrap_servers),
+        write_migrations(tmp_path / "migrations"),
+    )
     async with service.running() as client:
-        responses = await asyncio.gather(*(
-            client.post("/widgets", json={"id": f"w-{n:02d}", "partnership_id": "p1",
-                                          "name": "concurrent"}, headers=ADMIN)
-            for n in range(20)
-        ))
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    "/widgets",
+                    json={"id": f"w-{n:02d}", "partnership_id": "p1", "name": "concurrent"},
+                    headers=ADMIN,
+                )
+                for n in range(20)
+            )
+        )
         assert [r.status_code for r in responses] == [201] * 20, [r.text for r in responses]
         for n in range(20):
             assert (await client.get(f"/widgets/w-{n:02d}", headers=ADMIN)).status_code == 200
@@ -86,10 +92,17 @@ async def test_timestamps_round_trip_as_aware_utc(database_url: str, tmp_path: P
     kolkata = datetime(2026, 6, 1, 9, 0, tzinfo=timezone(timedelta(hours=5, minutes=30)))
     try:
         async with db.transaction() as session:
-            session.add(Widget(id="w-1", partnership_id="p1", name="a", created_at=london,
-                               due_at=kolkata))
-            session.add(Widget(id="w-2", partnership_id="p1", name="b",
-                               created_at=datetime(2026, 6, 1, 3, 0, tzinfo=UTC)))
+            session.add(
+                Widget(id="w-1", partnership_id="p1", name="a", created_at=london, due_at=kolkata)
+            )
+            session.add(
+                Widget(
+                    id="w-2",
+                    partnership_id="p1",
+                    name="b",
+                    created_at=datetime(2026, 6, 1, 3, 0, tzinfo=UTC),
+                )
+            )
         async with db.read() as session:
             row = await session.get(Widget, "w-1")
             assert row is not None and row.due_at is not None
@@ -98,15 +111,21 @@ async def test_timestamps_round_trip_as_aware_utc(database_url: str, tmp_path: P
             assert row.due_at == kolkata and row.due_at.tzinfo is not None
             assert row.due_at.isoformat() == "2026-06-01T03:30:00+00:00"
             # comparisons with aware values are done in UTC on both backends
-            later = (await session.exec(
-                select(Widget.id).where(col(Widget.created_at) > kolkata).order_by(
-                    col(Widget.created_at))
-            )).all()
+            later = (
+                await session.exec(
+                    select(Widget.id)
+                    .where(col(Widget.created_at) > kolkata)
+                    .order_by(col(Widget.created_at))
+                )
+            ).all()
             assert list(later) == []
-            earlier = (await session.exec(
-                select(Widget.id).where(col(Widget.created_at) < kolkata)
-                .order_by(col(Widget.created_at))
-            )).all()
+            earlier = (
+                await session.exec(
+                    select(Widget.id)
+                    .where(col(Widget.created_at) < kolkata)
+                    .order_by(col(Widget.created_at))
+                )
+            ).all()
             assert list(earlier) == ["w-1", "w-2"]
     finally:
         await db.dispose()
@@ -120,8 +139,14 @@ async def test_a_naive_timestamp_is_refused_and_nothing_is_written(
         with pytest.raises(StatementError, match="naive datetime"):
             async with db.transaction() as session:
                 session.add(Widget(id="w-ok", partnership_id="p1", name="fine"))
-                session.add(Widget(id="w-naive", partnership_id="p1", name="naive",
-                                   due_at=datetime(2026, 6, 1, 12, 0)))
+                session.add(
+                    Widget(
+                        id="w-naive",
+                        partnership_id="p1",
+                        name="naive",
+                        due_at=datetime(2026, 6, 1, 12, 0),
+                    )
+                )
         async with db.read() as session:
             assert (await session.exec(select(func.count()).select_from(Widget))).one() == 0
     finally:
@@ -133,8 +158,9 @@ def tables_and_version(database_url: str) -> tuple[set[str], list[str]]:
     try:
         with engine.connect() as conn:
             tables = set(sa.inspect(conn).get_table_names())
-            versions = [r[0] for r in conn.execute(sa.text("SELECT version_num FROM "
-                                                           "alembic_version"))]
+            versions = [
+                r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+            ]
         return tables, versions
     finally:
         engine.dispose()
@@ -163,8 +189,10 @@ async def test_processes_starting_together_do_not_race_their_migrations(
     migrations = write_migrations(tmp_path / "migrations")
     fork = multiprocessing.get_context("fork")  # the children start with our imports: fast
     go = fork.Event()
-    procs = [fork.Process(target=_upgrade_when_told, args=(go, database_url, migrations))
-             for _ in range(3)]
+    procs = [
+        fork.Process(target=_upgrade_when_told, args=(go, database_url, migrations))
+        for _ in range(3)
+    ]
     for p in procs:
         p.start()
     go.set()

@@ -80,8 +80,11 @@ async def test_the_same_event_twice_takes_effect_once(
     upstream = service.consumes[0]
     twice = widget_event("w-twice", "twice").to_bytes()
     async with service.running() as client:
-        await produce(broker.bootstrap_servers, upstream,
-                      [twice, twice, widget_event("w-marker", "marker").to_bytes()])
+        await produce(
+            broker.bootstrap_servers,
+            upstream,
+            [twice, twice, widget_event("w-marker", "marker").to_bytes()],
+        )
         await seen(client, "w-marker")
         assert await sightings(client, "w-twice") == 1
     assert sum(service.attempts.values()) == 2  # the duplicate never reached the handler
@@ -96,9 +99,12 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_with_the_reason(
     poison = widget_event("w-poison", "fail-99")
     bad_sql = widget_event("w-bad-sql", "bad-sql")
     async with service.running() as client:
-        await produce(broker.bootstrap_servers, upstream,
-                      [e.to_bytes() for e in (flaky, poison, bad_sql)]
-                      + [widget_event("w-next", "next").to_bytes()])
+        await produce(
+            broker.bootstrap_servers,
+            upstream,
+            [e.to_bytes() for e in (flaky, poison, bad_sql)]
+            + [widget_event("w-next", "next").to_bytes()],
+        )
         await seen(client, "w-next")
         assert await sightings(client, "w-flaky") == 1  # failed attempts left nothing behind
         assert await sightings(client, "w-poison") == 0
@@ -107,8 +113,9 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_with_the_reason(
     assert service.attempts[poison.id] == HANDLER_ATTEMPTS
     assert service.attempts[bad_sql.id] == HANDLER_ATTEMPTS
 
-    dead = await read_records(broker.bootstrap_servers, upstream + DEAD_LETTER_SUFFIX,
-                              until=lambda rs: len(rs) >= 2)
+    dead = await read_records(
+        broker.bootstrap_servers, upstream + DEAD_LETTER_SUFFIX, until=lambda rs: len(rs) >= 2
+    )
     assert sorted(event_of(r).id for r in dead) == sorted([poison.id, bad_sql.id])
     for record in dead:
         headers = dict(record.headers)
@@ -123,8 +130,9 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_with_the_reason(
 
 async def committed_offset(bootstrap: str, group: str, tp: TopicPartition) -> int | None:
     """The group's committed offset, read with the consumer's own group API."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         return await consumer.committed(tp)
@@ -140,9 +148,12 @@ async def test_the_offset_is_committed_only_after_the_handlers_transaction(
     bootstrap = broker.bootstrap_servers
     async with service.running():
         _, held = await produce(
-            bootstrap, upstream,
-            [widget_event("w-first", "first").to_bytes(),
-             widget_event("w-held", "hold").to_bytes()],
+            bootstrap,
+            upstream,
+            [
+                widget_event("w-first", "first").to_bytes(),
+                widget_event("w-held", "hold").to_bytes(),
+            ],
         )
         # The handler of "w-held" has written its row (flushed, not committed) and waits.
         # (On SQLite it holds the write lock meanwhile, so the test does not read now.)
@@ -187,17 +198,25 @@ async def test_malformed_records_are_dead_lettered_and_unknown_types_ignored(
     }
     async with service.running() as client:
         await produce(
-            broker.bootstrap_servers, upstream,
-            [*malformed, unknown.to_bytes(), extra_fields.to_bytes(),
-             widget_event("w-last", "last").to_bytes()],
+            broker.bootstrap_servers,
+            upstream,
+            [
+                *malformed,
+                unknown.to_bytes(),
+                extra_fields.to_bytes(),
+                widget_event("w-last", "last").to_bytes(),
+            ],
         )
         await seen(client, "w-last")
         assert await sightings(client, "w-extra") == 1
         assert await sightings(client, "w-unknown") == 0
         assert await sightings(client, "w-invalid") == 0
 
-    dead = await read_records(broker.bootstrap_servers, upstream + DEAD_LETTER_SUFFIX,
-                              until=lambda rs: len(rs) >= len(malformed))
+    dead = await read_records(
+        broker.bootstrap_servers,
+        upstream + DEAD_LETTER_SUFFIX,
+        until=lambda rs: len(rs) >= len(malformed),
+    )
     assert len(dead) == len(malformed)  # the unknown type was not dead-lettered
     reasons = {r.value: dict(r.headers)["dlq_reason"].decode() for r in dead}
     for value, reason in malformed.items():
@@ -233,31 +252,38 @@ def set_connections(pg: ThrowawayPostgres, dbname: str, *, allowed: bool) -> Non
     with psycopg.connect(pg.conninfo("postgres"), autocommit=True) as conn:
         conn.execute(f'ALTER DATABASE "{dbname}" WITH ALLOW_CONNECTIONS {str(allowed).lower()}')
         if not allowed:
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                         "WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,))
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (dbname,),
+            )
 
 
 @pytest.mark.postgres
 async def test_a_database_outage_is_waited_out_not_dead_lettered(
-    broker: EmbeddedBroker, postgres: ThrowawayPostgres, tmp_path: Path,
+    broker: EmbeddedBroker,
+    postgres: ThrowawayPostgres,
+    tmp_path: Path,
     consumer_warnings: _Collect,
 ) -> None:
     dbname = f"outage_{uuid.uuid4().hex[:8]}"
-    service = consumer_service(postgres.create_database(dbname), broker.bootstrap_servers,
-                               tmp_path)
+    service = consumer_service(postgres.create_database(dbname), broker.bootstrap_servers, tmp_path)
     upstream = service.consumes[0]
     event = widget_event("w-outage", "outage")
     async with service.running() as client:
-        await produce(broker.bootstrap_servers, upstream,
-                      [widget_event("w-before", "before").to_bytes()])
+        await produce(
+            broker.bootstrap_servers, upstream, [widget_event("w-before", "before").to_bytes()]
+        )
         await seen(client, "w-before")
         set_connections(postgres, dbname, allowed=False)
         try:
             await produce(broker.bootstrap_servers, upstream, [event.to_bytes()])
 
             def retried_past_the_handler_limit() -> bool:
-                return sum(event.id in m and "will retry" in m
-                           for m in consumer_warnings.messages) > HANDLER_ATTEMPTS
+                return (
+                    sum(event.id in m and "will retry" in m for m in consumer_warnings.messages)
+                    > HANDLER_ATTEMPTS
+                )
 
             await eventually(retried_past_the_handler_limit, timeout=15)
         finally:

@@ -71,16 +71,22 @@ async def test_a_failed_request_leaves_neither_row_nor_event(
     service = WidgetService(settings, write_migrations(tmp_path / "migrations"))
     async with service.running() as client:
         refused = await client.post(
-            "/widgets", json={"id": "w-refused", "partnership_id": "p1",
-                              "name": "refuse-after-emit"}, headers=ADMIN)
+            "/widgets",
+            json={"id": "w-refused", "partnership_id": "p1", "name": "refuse-after-emit"},
+            headers=ADMIN,
+        )
         assert refused.status_code == 409, refused.text
         crashed = await client.post(
-            "/widgets", json={"id": "w-crashed", "partnership_id": "p1",
-                              "name": "crash-after-emit"}, headers=ADMIN)
+            "/widgets",
+            json={"id": "w-crashed", "partnership_id": "p1", "name": "crash-after-emit"},
+            headers=ADMIN,
+        )
         assert crashed.status_code == 500, crashed.text
         stored = await client.post(
-            "/widgets", json={"id": "w-stored", "partnership_id": "p1", "name": "fine"},
-            headers=ADMIN)
+            "/widgets",
+            json={"id": "w-stored", "partnership_id": "p1", "name": "fine"},
+            headers=ADMIN,
+        )
         assert stored.status_code == 201, stored.text
 
         # Same key, so the same partition, in outbox order: had the failed requests' events
@@ -115,8 +121,10 @@ async def test_commit_wakes_the_relay_and_rows_are_kept_as_published(
             for n in range(3):
                 started = time.monotonic()
                 response = await client.post(
-                    "/widgets", json={"id": f"w-prompt-{n}", "partnership_id": "p1",
-                                      "name": "prompt"}, headers=ADMIN)
+                    "/widgets",
+                    json={"id": f"w-prompt-{n}", "partnership_id": "p1", "name": "prompt"},
+                    headers=ADMIN,
+                )
                 assert response.status_code == 201, response.text
                 widget = f"w-prompt-{n}"
                 await tail.wait_for(lambda rs: widget in widget_ids(rs), within=5.0)  # noqa: B023
@@ -143,12 +151,20 @@ async def test_a_partnerships_events_keep_their_order_key_and_headers(
     count = 24
     async with service.running() as client:
         # The first to insert waits longest before committing: commits come in reverse.
-        responses = await asyncio.gather(*(
-            client.post("/widgets", headers=ADMIN, json={
-                "id": f"w-{n:02d}", "name": f"slow-commit-{(count - n) * 5}",
-                "partnership_id": "p-north" if n % 3 else "p-south"})
-            for n in range(count)
-        ))
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    "/widgets",
+                    headers=ADMIN,
+                    json={
+                        "id": f"w-{n:02d}",
+                        "name": f"slow-commit-{(count - n) * 5}",
+                        "partnership_id": "p-north" if n % 3 else "p-south",
+                    },
+                )
+                for n in range(count)
+            )
+        )
         assert [r.status_code for r in responses] == [201] * count
         records = await read_records(
             broker.bootstrap_servers, settings.topic, until=lambda rs: len(rs) >= count
@@ -157,8 +173,7 @@ async def test_a_partnerships_events_keep_their_order_key_and_headers(
     rows = await outbox_rows(database_url)  # in seq order
     for partnership in ("p-north", "p-south"):
         mine = [r for r in records if r.key == partnership.encode()]
-        assert [event_of(r).id for r in mine] == [r.event_id for r in rows
-                                                  if r.key == partnership]
+        assert [event_of(r).id for r in mine] == [r.event_id for r in rows if r.key == partnership]
         assert len({r.partition for r in mine}) == 1
         for record in mine:
             event = event_of(record)
@@ -187,8 +202,10 @@ async def test_a_broker_that_lost_its_log_is_reseeded_in_order_once(
     async with service.running() as client:
         for n, widget in enumerate(posted):
             response = await client.post(
-                "/widgets", json={"id": widget, "partnership_id": f"p{n % 2}", "name": "kept"},
-                headers=ADMIN)
+                "/widgets",
+                json={"id": widget, "partnership_id": f"p{n % 2}", "name": "kept"},
+                headers=ADMIN,
+            )
             assert response.status_code == 201
         before = await read_records(bootstrap, settings.topic, until=lambda rs: len(rs) >= 6)
     original = {event_of(r).id: r.key for r in before}
@@ -209,8 +226,8 @@ async def test_a_broker_that_lost_its_log_is_reseeded_in_order_once(
     # history directly (the relay publishes in seq order, so a re-seed would come first).
     async with service.running() as client:
         response = await client.post(
-            "/widgets", json={"id": "w-after", "partnership_id": "p0", "name": "new"},
-            headers=ADMIN)
+            "/widgets", json={"id": "w-after", "partnership_id": "p0", "name": "new"}, headers=ADMIN
+        )
         assert response.status_code == 201
         final = await read_records(
             bootstrap, settings.topic, until=lambda rs: "w-after" in widget_ids(rs)
@@ -229,13 +246,19 @@ async def test_writes_while_the_broker_is_down_are_published_when_it_comes_up(
         async with service.running(wait_ready=False) as client:
             for n in range(3):
                 response = await client.post(
-                    "/widgets", json={"id": f"w-waiting-{n}", "partnership_id": "p1",
-                                      "name": "waiting"}, headers=ADMIN)
+                    "/widgets",
+                    json={"id": f"w-waiting-{n}", "partnership_id": "p1", "name": "waiting"},
+                    headers=ADMIN,
+                )
                 assert response.status_code == 201  # the service keeps accepting writes
             assert (await client.get("/readyz")).status_code == 503
             late_broker.start()
-            records = await read_records(late_broker.bootstrap_servers, settings.topic,
-                                         until=lambda rs: len(rs) >= 3, within=20)
+            records = await read_records(
+                late_broker.bootstrap_servers,
+                settings.topic,
+                until=lambda rs: len(rs) >= 3,
+                within=20,
+            )
             assert widget_ids(records) == [f"w-waiting-{n}" for n in range(3)]
             assert (await client.get("/readyz")).status_code == 200
     finally:

@@ -36,8 +36,10 @@ async def service(
     broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory
 ) -> WidgetService:
     tmp = tmp_path_factory.mktemp("problems")
-    return WidgetService(widget_settings(f"sqlite:///{tmp}/widgets.db", broker.bootstrap_servers),
-                         write_migrations(tmp / "migrations"))
+    return WidgetService(
+        widget_settings(f"sqlite:///{tmp}/widgets.db", broker.bootstrap_servers),
+        write_migrations(tmp / "migrations"),
+    )
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -55,13 +57,32 @@ async def tokens(service: WidgetService, client: httpx.AsyncClient) -> Tokens:
     db = Database(service.settings.database_url)
     try:
         async with db.transaction() as session:
-            session.add(ClientSystem(client_id="cs-a", partnership_id="p-a", name="Case system",
-                                     organisation="Council A", allowed_event_types=[]))
-            session.add(ClientCredential(credential_id="cr-1", client_id="cs-a",
-                                         partnership_id="p-a", token_hash=valid_hash))
-            session.add(ClientCredential(credential_id="cr-2", client_id="cs-a",
-                                         partnership_id="p-a", token_hash=revoked_hash,
-                                         revoked_at=datetime.now(UTC)))
+            session.add(
+                ClientSystem(
+                    client_id="cs-a",
+                    partnership_id="p-a",
+                    name="Case system",
+                    organisation="Council A",
+                    allowed_event_types=[],
+                )
+            )
+            session.add(
+                ClientCredential(
+                    credential_id="cr-1",
+                    client_id="cs-a",
+                    partnership_id="p-a",
+                    token_hash=valid_hash,
+                )
+            )
+            session.add(
+                ClientCredential(
+                    credential_id="cr-2",
+                    client_id="cs-a",
+                    partnership_id="p-a",
+                    token_hash=revoked_hash,
+                    revoked_at=datetime.now(UTC),
+                )
+            )
     finally:
         await db.dispose()
     return Tokens(valid=valid, revoked=revoked)
@@ -86,7 +107,8 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
 
 async def test_malformed_json_is_a_400_problem(client: httpx.AsyncClient) -> None:
     response = await client.post(
-        "/widgets", content=b'{"partnership_id": "p1", "name": ',
+        "/widgets",
+        content=b'{"partnership_id": "p1", "name": ',
         headers={**ADMIN, "content-type": "application/json"},
     )
     body = assert_problem(response, 400)
@@ -107,8 +129,10 @@ async def test_missing_and_invalid_fields_are_named_by_json_pointer(
     assert "name" in str(body["detail"]) and "due_at" in str(body["detail"])
 
     naive = await client.post(  # a time without its offset is refused, not guessed
-        "/widgets", json={"partnership_id": "p1", "name": "x", "due_at": "2026-06-01T12:00:00"},
-        headers=ADMIN)
+        "/widgets",
+        json={"partnership_id": "p1", "name": "x", "due_at": "2026-06-01T12:00:00"},
+        headers=ADMIN,
+    )
     body = assert_problem(naive, 422)
     assert [e["pointer"] for e in body["errors"]] == ["#/due_at"]  # type: ignore[attr-defined]
 
@@ -126,8 +150,10 @@ def requests_counted(metrics: str, method: str, route: str, status: int) -> floa
     total = 0.0
     for line in metrics.splitlines():
         if line.startswith("masa_http_requests_total{") and (
-            f'method="{method}"' in line and f'route="{route}"' in line
-            and f'status="{status}"' in line and 'service="widgets"' in line
+            f'method="{method}"' in line
+            and f'route="{route}"' in line
+            and f'status="{status}"' in line
+            and 'service="widgets"' in line
         ):
             total += float(line.rsplit(" ", 1)[1])
     return total
@@ -138,7 +164,8 @@ async def test_an_unexpected_error_is_a_500_problem_without_internals_and_is_cou
 ) -> None:
     before = requests_counted((await client.get("/metrics")).text, "POST", "/widgets", 500)
     response = await client.post(
-        "/widgets", json={"id": "w-crash", "partnership_id": "p1", "name": "crash-after-emit"},
+        "/widgets",
+        json={"id": "w-crash", "partnership_id": "p1", "name": "crash-after-emit"},
         headers=ADMIN,
     )
     body = assert_problem(response, 500)
@@ -156,22 +183,25 @@ async def test_an_unexpected_error_is_a_500_problem_without_internals_and_is_cou
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer"}, {"Authorization": "Basic dXNlcjpwYXNz"},
-     {"Authorization": "Bearer masa_not-a-real-token"}],
+    [
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "Bearer masa_not-a-real-token"},
+    ],
     ids=["none", "empty", "basic", "unknown"],
 )
 async def test_without_a_valid_token_the_answer_is_401_bearer(
     client: httpx.AsyncClient, headers: dict[str, str]
 ) -> None:
-    response = await client.post("/widgets", json={"partnership_id": "p1", "name": "x"},
-                                 headers=headers)
+    response = await client.post(
+        "/widgets", json={"partnership_id": "p1", "name": "x"}, headers=headers
+    )
     assert_problem(response, 401)
     assert response.headers["www-authenticate"] == "Bearer"
 
 
-async def test_a_revoked_credential_is_refused(
-    client: httpx.AsyncClient, tokens: Tokens
-) -> None:
+async def test_a_revoked_credential_is_refused(client: httpx.AsyncClient, tokens: Tokens) -> None:
     response = await client.get("/widgets/anything", headers=bearer(tokens.revoked))
     body = assert_problem(response, 401)
     assert "revoked" in str(body["detail"])
@@ -181,11 +211,15 @@ async def test_a_revoked_credential_is_refused(
 async def test_a_client_sees_its_own_partnership_only_and_the_admin_sees_all(
     client: httpx.AsyncClient, tokens: Tokens
 ) -> None:
-    own = await client.post("/widgets", json={"id": "w-a", "partnership_id": "p-a",
-                                              "name": "ours"}, headers=bearer(tokens.valid))
+    own = await client.post(
+        "/widgets",
+        json={"id": "w-a", "partnership_id": "p-a", "name": "ours"},
+        headers=bearer(tokens.valid),
+    )
     assert own.status_code == 201, own.text
-    theirs = await client.post("/widgets", json={"id": "w-b", "partnership_id": "p-b",
-                                                 "name": "theirs"}, headers=ADMIN)
+    theirs = await client.post(
+        "/widgets", json={"id": "w-b", "partnership_id": "p-b", "name": "theirs"}, headers=ADMIN
+    )
     assert theirs.status_code == 201, theirs.text
 
     assert (await client.get("/widgets/w-a", headers=bearer(tokens.valid))).status_code == 200
@@ -194,8 +228,9 @@ async def test_a_client_sees_its_own_partnership_only_and_the_admin_sees_all(
     missing = await client.get("/widgets/w-none", headers=bearer(tokens.valid))
     assert_problem(hidden, 404)
     assert hidden.json()["detail"] == missing.json()["detail"]
-    refused = await client.post("/widgets", json={"partnership_id": "p-b", "name": "sneaky"},
-                                headers=bearer(tokens.valid))
+    refused = await client.post(
+        "/widgets", json={"partnership_id": "p-b", "name": "sneaky"}, headers=bearer(tokens.valid)
+    )
     assert_problem(refused, 404)
     for widget in ("w-a", "w-b"):
         assert (await client.get(f"/widgets/{widget}", headers=ADMIN)).status_code == 200
@@ -218,13 +253,16 @@ async def test_without_a_broker_readyz_is_a_503_problem_and_writes_still_work(
     tmp_path: Path,
 ) -> None:
     closed = f"127.0.0.1:{free_port()}"  # nothing listens there
-    service = WidgetService(widget_settings(f"sqlite:///{tmp_path}/w.db", closed),
-                            write_migrations(tmp_path / "migrations"))
+    service = WidgetService(
+        widget_settings(f"sqlite:///{tmp_path}/w.db", closed),
+        write_migrations(tmp_path / "migrations"),
+    )
     async with service.running(wait_ready=False) as client:
         assert (await client.get("/healthz")).status_code == 200
         response = await client.get("/readyz")
         body = assert_problem(response, 503)
         assert body["checks"] == {"database": "ok", "broker": "connecting"}
-        created = await client.post("/widgets", json={"partnership_id": "p1", "name": "x"},
-                                    headers=ADMIN)
+        created = await client.post(
+            "/widgets", json={"partnership_id": "p1", "name": "x"}, headers=ADMIN
+        )
         assert created.status_code == 201  # events wait in the outbox for the broker

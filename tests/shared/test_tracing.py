@@ -41,8 +41,9 @@ async def test_request_publish_and_consume_share_one_trace_and_logs_carry_it(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
     settings = widget_settings(f"sqlite:///{tmp_path}/w.db", broker.bootstrap_servers)
-    service = WidgetService(settings, write_migrations(tmp_path / "migrations"),
-                            consumes=[settings.topic])  # it consumes its own events
+    service = WidgetService(
+        settings, write_migrations(tmp_path / "migrations"), consumes=[settings.topic]
+    )  # it consumes its own events
     app = service.app()  # installs the tracer provider and the JSON log handler
     exporter = InMemorySpanExporter()
     add_span_processor(SimpleSpanProcessor(exporter))
@@ -51,8 +52,10 @@ async def test_request_publish_and_consume_share_one_trace_and_logs_carry_it(
     try:
         async with served(app) as client:
             response = await client.post(
-                "/widgets", json={"id": "w-traced", "partnership_id": "p1", "name": "traced"},
-                headers=ADMIN)
+                "/widgets",
+                json={"id": "w-traced", "partnership_id": "p1", "name": "traced"},
+                headers=ADMIN,
+            )
             assert response.status_code == 201, response.text
 
             async def consumed() -> bool:
@@ -71,10 +74,12 @@ async def test_request_publish_and_consume_share_one_trace_and_logs_carry_it(
 
     server = one("POST /widgets", SpanKind.SERVER)
     trace_id = server.context.trace_id  # type: ignore[attr-defined]
-    publish = [s for s in spans if s.name == f"{settings.topic} publish"
-               and s.context.trace_id == trace_id]
-    process = [s for s in spans if s.name == f"{settings.topic} process"
-               and s.context.trace_id == trace_id]
+    publish = [
+        s for s in spans if s.name == f"{settings.topic} publish" and s.context.trace_id == trace_id
+    ]
+    process = [
+        s for s in spans if s.name == f"{settings.topic} process" and s.context.trace_id == trace_id
+    ]
     assert [s.kind for s in publish] == [SpanKind.PRODUCER]
     assert [s.kind for s in process] == [SpanKind.CONSUMER]
     in_trace = {s.context.span_id for s in spans if s.context.trace_id == trace_id}

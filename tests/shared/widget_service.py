@@ -133,8 +133,9 @@ async def create_widget(
     body: WidgetIn, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> WidgetOut:
     principal.require_partnership(body.partnership_id)
-    widget = Widget(id=body.id, partnership_id=body.partnership_id, name=body.name,
-                    due_at=body.due_at)
+    widget = Widget(
+        id=body.id, partnership_id=body.partnership_id, name=body.name, due_at=body.due_at
+    )
     session.add(widget)
     runtime.outbox.emit(
         session,
@@ -142,8 +143,9 @@ async def create_widget(
         partnership_id=widget.partnership_id,
         subject=widget.id,
     )
-    record_audit(session, principal, "create", "widget", widget.id,
-                 partnership_id=widget.partnership_id)
+    record_audit(
+        session, principal, "create", "widget", widget.id, partnership_id=widget.partnership_id
+    )
     log.info("widget created", extra={"widget_id": widget.id})
     if body.name == "refuse-after-emit":
         raise Conflict("Refused on purpose after the event was emitted.")
@@ -244,8 +246,6 @@ def widget_settings(database_url: str, bootstrap_servers: str, **overrides: Any)
     return ServiceSettings(**values)
 
 
-
-
 class WidgetService:
     """One instance of the widgets service: its spec, and what its handler has seen."""
 
@@ -316,8 +316,11 @@ async def served(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @contextlib.asynccontextmanager
 async def _served(app: FastAPI, port: int, uvicorn: Any) -> AsyncIterator[httpx.AsyncClient]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                                           access_log=False, lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+        )
+    )
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:
@@ -450,16 +453,18 @@ async def produce(
     await producer.start()
     try:
         return [
-            await producer.send_and_wait(topic, value=value, key=key.encode(),
-                                         headers=headers or [])
+            await producer.send_and_wait(
+                topic, value=value, key=key.encode(), headers=headers or []
+            )
             for value in values
         ]
     finally:
         await producer.stop()
 
 
-def widget_event(widget_id: str, name: str, *, partnership_id: str = "p-test",
-                 event_id: str | None = None) -> CloudEvent:
+def widget_event(
+    widget_id: str, name: str, *, partnership_id: str = "p-test", event_id: str | None = None
+) -> CloudEvent:
     """A ``widget.created`` envelope as another producer would send it."""
     return CloudEvent(
         id=event_id or str(uuid.uuid4()),
