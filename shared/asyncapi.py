@@ -24,7 +24,8 @@ def build() -> dict[str, Any]:
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
-    for type_name, model in sorted(REGISTRY.items()):
+    contracts = {t: m for t, m in REGISTRY.items() if m.__module__.startswith("shared.contracts.")}
+    for type_name, model in sorted(contracts.items()):
         service = _producer_of(model)
         topic = TOPICS[service]
         msg_name = model.__name__

@@ -76,7 +76,9 @@ def test_every_event_type_is_named_noun_past_tense() -> None:
     import shared.contracts  # noqa: F401
     from shared.events import REGISTRY
 
-    for type_name in REGISTRY:
+    for type_name, model in REGISTRY.items():
+        if not model.__module__.startswith("shared.contracts."):
+            continue  # payload types that tests define for themselves
         prefix, noun, verb, version = type_name.split(".")
         assert prefix == "masa" and noun and version.startswith("v"), type_name
         assert verb.endswith("ed") or verb in {"sent", "held", "withdrawn"}, type_name

@@ -121,8 +121,10 @@ class DeliveryWorker:
                         raise
                     except Exception:
                         log.exception("claiming due notifications failed; will retry")
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), s.delivery_poll_seconds)
+                        async with asyncio.timeout(s.delivery_poll_seconds):
+                            await self._wake.wait()
             finally:
                 await self._shutdown()
                 self._client = None
