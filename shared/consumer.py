@@ -1,9 +1,11 @@
 """Consumer-group member with an inbox: each event's effect commits once, then its offset.
 
-Per record: parse the CloudEvents envelope (malformed -> dead-letter topic with the reason),
-open one database transaction, skip if the event id is in the inbox, run the handler, record
-the id, commit; only then is the Kafka offset committed. A rebalance listener commits what is
-done before partitions are revoked.
+Per fetched batch of a partition: parse each record's CloudEvents envelope (malformed ->
+dead-letter topic with the reason), open one database transaction, skip the events whose id is
+in the inbox, run the handlers, record the ids, commit; only then are the Kafka offsets
+committed. If a handler fails the batch is rolled back and applied record by record, each
+retried and, if it keeps failing, dead-lettered. A rebalance listener commits what is done
+before partitions are revoked.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
@@ -18,6 +21,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from opentelemetry.trace import SpanKind
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.bus import KafkaBus
@@ -62,6 +66,21 @@ def database_unavailable(exc: BaseException) -> bool:
         return False
     code = getattr(exc.orig, "sqlite_errorname", None)
     return code is None or str(code).startswith(_SQLITE_TRANSIENT)
+
+
+@dataclass(frozen=True)
+class _Work:
+    """A parsed record and the handler that applies it."""
+
+    record: ConsumerRecord[Any, Any]
+    event: CloudEvent
+    handler: Handler
+    payload: Any
+    traceparent: str | None
+
+
+def _inbox_row(event: CloudEvent) -> InboxEvent:
+    return InboxEvent(event_id=event.id, type=event.type, source=event.source)
 
 
 class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -119,44 +138,99 @@ class EventConsumer:
                     continue
                 async with self.lock:
                     for tp, records in batch.items():
-                        for record in records:
-                            await self.handle_record(record)
-                            self._done[tp] = record.offset
+                        await self.handle_records(records)
+                        self._done[tp] = records[-1].offset
                     await self.commit_done()
         finally:
             self._consumer = None
             await consumer.stop()
 
+    async def handle_records(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Apply a fetched batch of one partition in one transaction; if any handler fails,
+        roll it all back and apply the records one at a time (retries, dead-letters).
+
+        One transaction per batch, not per event, is what lets a read model keep up with
+        several events per incident: a commit and an inbox query are paid once per batch.
+        """
+        work = [item for record in records if (item := await self._parse(record)) is not None]
+        if len(work) > 1:
+            try:
+                outcomes = await self._apply_batch(work)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.info("batch of %d events failed (%r); applying one by one", len(work), exc)
+            else:
+                for item, outcome in zip(work, outcomes, strict=True):
+                    EVENTS_CONSUMED.labels(self.group_id, item.event.type, outcome).inc()
+                return
+        for item in work:
+            await self._apply_with_retries(item)
+
     async def handle_record(self, record: ConsumerRecord[Any, Any]) -> None:
+        """One record on its own (a batch of one)."""
+        await self.handle_records([record])
+
+    async def _parse(self, record: ConsumerRecord[Any, Any]) -> _Work | None:
+        """The record's event and handler; None when dead-lettered or not ours to handle."""
         try:
             event = CloudEvent.from_bytes(record.value)
             handler = self.handlers.get(event.type)
             payload: EventPayload | None = event.payload() if handler else None
         except MalformedEvent as exc:
             await self.dead_letter(record, str(exc))
-            return
+            return None
         except KeyError:
             handler = None
         if handler is None:
             EVENTS_CONSUMED.labels(self.group_id, "unhandled", "ignored").inc()
-            return
+            return None
         headers = dict(record.headers or [])
         traceparent = event.traceparent or (headers.get("traceparent") or b"").decode() or None
+        return _Work(record, event, handler, payload, traceparent)
+
+    def _span(self, item: _Work) -> Any:
+        return span_from(
+            f"{item.record.topic} process",
+            item.traceparent,
+            SpanKind.CONSUMER,
+            {
+                "messaging.system": "kafka",
+                "messaging.destination.name": item.record.topic,
+                "messaging.message.id": item.event.id,
+                "messaging.consumer.group.name": self.group_id,
+            },
+        )
+
+    async def _apply_batch(self, work: Sequence[_Work]) -> list[str]:
+        outcomes = []
+        async with self.db.transaction() as session:
+            ids = [item.event.id for item in work]
+            done = set(
+                (
+                    await session.exec(
+                        select(InboxEvent.event_id).where(col(InboxEvent.event_id).in_(ids))
+                    )
+                ).all()
+            )
+            for item in work:
+                if item.event.id in done:  # already applied, or twice in this batch
+                    outcomes.append("duplicate")
+                    continue
+                with self._span(item):
+                    await item.handler(session, item.event, item.payload)
+                session.add(_inbox_row(item.event))
+                done.add(item.event.id)
+                outcomes.append("processed")
+        return outcomes
+
+    async def _apply_with_retries(self, item: _Work) -> None:
+        event = item.event
         failures = outages = 0
         while True:
             try:
-                with span_from(
-                    f"{record.topic} process",
-                    traceparent,
-                    SpanKind.CONSUMER,
-                    {
-                        "messaging.system": "kafka",
-                        "messaging.destination.name": record.topic,
-                        "messaging.message.id": event.id,
-                        "messaging.consumer.group.name": self.group_id,
-                    },
-                ):
-                    outcome = await self._apply(handler, event, payload)
+                with self._span(item):
+                    outcome = await self._apply(item)
                 EVENTS_CONSUMED.labels(self.group_id, event.type, outcome).inc()
                 return
             except asyncio.CancelledError:
@@ -171,18 +245,18 @@ class EventConsumer:
                 if failures >= HANDLER_ATTEMPTS:
                     log.exception("handler failed for %s; dead-lettering", event.id)
                     await self.dead_letter(
-                        record, f"handler failed: {exc!r}", event_type=event.type
+                        item.record, f"handler failed: {exc!r}", event_type=event.type
                     )
                     return
                 log.warning("handler failed for %s (attempt %s): %r", event.id, failures, exc)
                 await asyncio.sleep(0.2 * failures)
 
-    async def _apply(self, handler: Handler, event: CloudEvent, payload: Any) -> str:
+    async def _apply(self, item: _Work) -> str:
         async with self.db.transaction() as session:
-            if await session.get(InboxEvent, event.id) is not None:
+            if await session.get(InboxEvent, item.event.id) is not None:
                 return "duplicate"
-            await handler(session, event, payload)
-            session.add(InboxEvent(event_id=event.id, type=event.type, source=event.source))
+            await item.handler(session, item.event, item.payload)
+            session.add(_inbox_row(item.event))
         return "processed"
 
     async def dead_letter(

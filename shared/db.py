@@ -4,12 +4,20 @@ One transaction per request and per consumed event: :meth:`Database.transaction`
 commits it, and after the commit wakes the outbox relay if the transaction wrote events.
 Domain code never commits. On PostgreSQL a transaction that wrote events numbers its outbox
 rows just before COMMIT, under a lock, so the outbox's seq order is the commit order.
+
+On SQLite one writer runs at a time. Writers of the same process queue on an asyncio lock
+before ``BEGIN IMMEDIATE``, instead of in SQLite's busy handler, which sleeps in steps of up
+to 100 ms and so turned a few milliseconds of contention into seconds of latency under load
+(measured with ``make bench``). :meth:`Database.read` sessions begin deferred and take no
+lock: in WAL mode readers never wait for the writer.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +28,13 @@ from sqlalchemy.orm import registry
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.sqlite_inline import inline_connector
+
 WROTE_EVENTS = "masa_wrote_events"
+# Execution option marking the connection of a Database.transaction session: on SQLite it
+# begins IMMEDIATE (takes the write lock at once). Every other connection (reads, health
+# checks) begins deferred, so none can hold the write lock outside the writer queue.
+WRITER = "masa_writer"
 EMITTED_EVENT_IDS = "masa_emitted_event_ids"
 # PostgreSQL advisory lock (per database) that orders the commits of event-writing transactions.
 OUTBOX_ORDER_LOCK_KEY = 0x6D61736F  # "maso"
@@ -70,11 +84,13 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 
 def configure_sqlite(sync_engine: Any) -> None:
-    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE so writers queue, not fail."""
+    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for writers so they queue, not
+    fail (a deferred transaction that turns into a writer can be refused at once)."""
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None
+        if dbapi_conn.isolation_level is not None:  # inline connections are made with None
+            dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
@@ -84,7 +100,40 @@ def configure_sqlite(sync_engine: Any) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(WRITER):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+# (database, task) of the transaction open in this context: a second one on the same database
+# in the same task would wait for the writer lock it holds itself. Tasks started inside a
+# transaction inherit the context but are other tasks, so they are not refused.
+_in_transaction: ContextVar[tuple[Database, asyncio.Task[Any] | None] | None] = ContextVar(
+    "masa_in_transaction", default=None
+)
+
+
+_writer_locks: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Lock] = {}
+
+
+def _sqlite_writer_lock(database: str) -> asyncio.Lock:
+    """The lock writers to one SQLite file (its resolved path) queue on, shared by every
+    :class:`Database` of this event loop on that file (tests open several on one file;
+    statements run on the loop's thread, so two writers of one loop must never meet in
+    SQLite's busy handler)."""
+    global _writer_locks
+    loop = asyncio.get_running_loop()
+    key = (loop, database)
+    lock = _writer_locks.get(key)
+    if lock is None:
+        _writer_locks = {k: v for k, v in _writer_locks.items() if not k[0].is_closed()}
+        lock = _writer_locks[key] = asyncio.Lock()
+    return lock
+
+
+class NestedTransactionError(RuntimeError):
+    """A transaction was opened inside another on the same database (it would deadlock)."""
 
 
 class Database:
@@ -98,36 +147,70 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if not self._sqlite:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        database = make_url(url).database or ":memory:"
+        self._sqlite_file = database if database == ":memory:" else str(Path(database).resolve())
+        if self._sqlite:
+            kwargs["async_creator"] = inline_connector(database)
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
         if self._sqlite:
             configure_sqlite(self.engine.sync_engine)
-        self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
-        self._commit_listeners: list[Callable[[], None]] = []
+        self.sessions = async_sessionmaker(
+            self.engine.execution_options(**{WRITER: True}),
+            class_=AsyncSession,
+            expire_on_commit=False,
+        )
+        self.read_sessions = async_sessionmaker(
+            self.engine, class_=AsyncSession, expire_on_commit=False
+        )
+        self._commit_listeners: list[tuple[str, Callable[[], None]]] = []
+
+    def _writer_lock(self) -> asyncio.Lock:
+        return _sqlite_writer_lock(self._sqlite_file)
 
     def on_events_committed(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after any transaction that wrote outbox events commits."""
-        self._commit_listeners.append(listener)
+        self.on_commit(WROTE_EVENTS, listener)
+
+    def on_commit(self, flag: str, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after a transaction that set ``session.info[flag]`` commits
+        (the delivery worker wakes only for transactions that queued deliveries)."""
+        self._commit_listeners.append((flag, listener))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commit on success, roll back on any exception."""
-        async with self.sessions() as session:
+        task = asyncio.current_task()
+        if _in_transaction.get() == (self, task):
+            raise NestedTransactionError("a transaction is already open on this database")
+        marker = _in_transaction.set((self, task))
+        try:
+            async with AsyncExitStack() as stack:
+                if self._sqlite:
+                    await stack.enter_async_context(self._writer_lock())
+                session = await stack.enter_async_context(self.sessions())
+                try:
+                    yield session
+                    if session.info.get(WROTE_EVENTS) and not self._sqlite:
+                        await _number_events_in_commit_order(session)
+                    await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    raise
+        finally:
             try:
-                yield session
-                if session.info.get(WROTE_EVENTS) and not self._sqlite:
-                    await _number_events_in_commit_order(session)
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
-        if session.info.pop(WROTE_EVENTS, False):
-            for listener in self._commit_listeners:
+                _in_transaction.reset(marker)
+            except ValueError:  # exited in another context than it was entered in
+                _in_transaction.set(None)
+        raised = {flag for flag, _ in self._commit_listeners if session.info.get(flag)}
+        session.info.pop(WROTE_EVENTS, None)
+        for flag, listener in self._commit_listeners:
+            if flag in raised:
                 listener()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A read-only session (rolled back at the end)."""
-        async with self.sessions() as session:
+        """A read-only session (rolled back at the end); on SQLite it waits for no writer."""
+        async with self.read_sessions() as session:
             yield session
 
     async def ping(self) -> None:

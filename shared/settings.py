@@ -58,6 +58,15 @@ class ServiceSettings(BaseSettings):
         3000,
         validation_alias=AliasChoices("kafka_heartbeat_interval_ms", "KAFKA_HEARTBEAT_INTERVAL_MS"),
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        20,
+        validation_alias=AliasChoices("kafka_fetch_max_wait_ms", "KAFKA_FETCH_MAX_WAIT_MS"),
+        description=(
+            "Longest a consumer's fetch waits for records. The embedded broker holds a fetch "
+            "for a large part of this even when records arrive (measured: 500 ms gives a "
+            "150 ms p50 hop, 20 ms an 8 ms one), so it bounds every hop's latency."
+        ),
+    )
     outbox_poll_seconds: float = 1.0
     topic: str = Field(
         "", description="Topic this service publishes to; default from TOPICS. Tests set their own."

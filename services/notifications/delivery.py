@@ -30,6 +30,7 @@ from sqlalchemy import or_, update
 from sqlmodel import col, select
 
 from services.notifications.domain import (
+    DELIVERIES_QUEUED,
     ERROR_MAX,
     SERVICE_ACTOR,
     WEBHOOK,
@@ -94,7 +95,9 @@ class DeliveryWorker:
         self.inflight: dict[str, tuple[Claim, asyncio.Task[None]]] = {}
         self._wake = asyncio.Event()
         self._client: httpx.AsyncClient | None = None
-        db.on_events_committed(self.wake)
+        # Woken by transactions that queued deliveries, not by every commit with events (its
+        # own records emit events too: each would cost an empty claim transaction).
+        db.on_commit(DELIVERIES_QUEUED, self.wake)
 
     def wake(self) -> None:
         self._wake.set()

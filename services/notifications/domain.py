@@ -30,6 +30,8 @@ NO_RULE = "none"
 BODY_TYPE = "incident.notified"
 ENGLAND = ZoneInfo("Europe/London")
 ERROR_MAX = 500
+# session.info flag: this transaction queued webhook deliveries (wakes the delivery worker)
+DELIVERIES_QUEUED = "masa_deliveries_queued"
 # Who the audit trail names for what this service does on its own (consuming, delivering).
 SERVICE_ACTOR = Principal(kind="service", id="notifications")
 

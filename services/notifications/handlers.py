@@ -2,7 +2,7 @@
 
 Runs in the consumer's transaction (shared.consumer): the rows, their ``notification.queued``
 events and the audit entries commit together with the inbox record, and that commit wakes
-the delivery worker (``Database.on_events_committed``).
+the delivery worker (``Database.on_commit(DELIVERIES_QUEUED, ...)``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import re
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.domain import (
+    DELIVERIES_QUEUED,
     KNOWN_RECIPIENT_NAMES,
     MANUAL,
     NO_RULE,
@@ -101,6 +102,8 @@ async def queue_notifications(
             updated_at=now,
         )
         session.add(notification)
+        if channel == WEBHOOK:
+            session.info[DELIVERIES_QUEUED] = True  # wakes the delivery worker on commit
         outbox.emit(
             session,
             NotificationQueued(

@@ -50,8 +50,11 @@ async def _ensure_partnership(session: AsyncSession, partnership_id: str) -> Par
     """The partnership's row, inserted as a stub if no event has named it yet.
 
     INSERT .. ON CONFLICT DO NOTHING: two consumers (different topics, different partitions)
-    may both be the first to mention a partnership.
+    may both be the first to mention a partnership. Looked up first: it almost always exists.
     """
+    existing = await session.get(PartnershipView, partnership_id)
+    if existing is not None:
+        return existing
     now = utcnow()
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
     await session.exec(
