@@ -40,7 +40,7 @@ def alembic_config(database_url: str, migrations_dir: Path) -> Config:
 
 def upgrade_to_head(database_url: str, migrations_dir: Path) -> None:
     with _in_process, _sqlite_file_lock(database_url):
-        command.upgrade(alembic_config(database_url, migrations_dir), "head")
+        command.upgrade(alembic_config(database_url, migrations_dir), "heads")
 
 
 @contextlib.contextmanager

@@ -7,7 +7,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.reviews.cases import Clock, IntakePolicy, system_clock
+from services.reviews.deadlines.routes import router as deadlines_router
 from services.reviews.handlers import HANDLERS
+from services.reviews.lifecycle.routes import router as lifecycle_router
 from services.reviews.routes import router
 from services.reviews.settings import ReviewsSettings
 from shared.service import ServiceSpec, create_service_app
@@ -22,7 +24,7 @@ def create_app(settings: ReviewsSettings | None = None, *, clock: Clock = system
             title="MASA case reviews",
             description="Serious incident notifications, cases and their statutory deadlines.",
             settings=settings,
-            routers=[router],
+            routers=[router, lifecycle_router, deadlines_router],
             migrations=Path(__file__).parent / "migrations",
             consumes=[TOPICS["partners"]],
             handlers=HANDLERS,

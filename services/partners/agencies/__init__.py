@@ -1,0 +1,3 @@
+"""Relevant agencies named by the partners: category (SI 2018/789 schedule), reason, agreed
+contributions, review cadence.
+"""

@@ -1,0 +1,1 @@
+"""Published arrangements: structured document, completeness check, publication and versions."""

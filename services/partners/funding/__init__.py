@@ -1,0 +1,1 @@
+"""Contributions per financial year per contributor, and the equity analysis."""

@@ -1,0 +1,1 @@
+"""Independent scrutiny arrangements and links to other strategic boards."""

@@ -1,0 +1,3 @@
+"""Deadline monitoring: due soon / overdue queries, approaching and breached events from a
+restart-safe scheduler, recomputation when dates are corrected.
+"""
