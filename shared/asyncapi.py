@@ -16,7 +16,8 @@ from shared.settings import TOPICS
 
 
 def _producer_of(model: type) -> str:
-    return model.__module__.rsplit(".", 1)[-1]
+    """shared.contracts.<service>[.<feature>]: the service that publishes it."""
+    return model.__module__.split(".")[2]
 
 
 def build() -> dict[str, Any]:

@@ -57,3 +57,7 @@ class IncidentNotified(EventPayload):
     deadlines: list[DeadlineRef]
     notify: list[str]
     involved_partnership_ids: list[str] = []
+
+
+# Feature modules (imported last: they may use the types above).
+from shared.contracts.reviews import deadlines, lifecycle  # noqa: E402, F401

@@ -65,3 +65,7 @@ class ClientCredentialRevoked(EventPayload):
     credential_id: str
     client_id: str
     partnership_id: str
+
+
+# Feature modules (imported last: they may use the types above).
+from shared.contracts.partners import agencies, arrangements, funding, scrutiny  # noqa: E402, F401

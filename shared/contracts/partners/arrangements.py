@@ -1,0 +1,3 @@
+"""Events of the partner registry's arrangements feature (payloads registered on import)."""
+
+from __future__ import annotations

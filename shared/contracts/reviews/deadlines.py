@@ -1,0 +1,3 @@
+"""Events of the case deadlines (payloads registered on import)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Events of the case lifecycle (payloads registered on import)."""
+
+from __future__ import annotations
