@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import ColumnElement
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -117,14 +118,22 @@ def _partnership_out(
         id=p.id,
         name=p.name,
         status=p.status,
+        scope="multi_council" if len(councils) > 1 else "single_council",
         effective_from=p.effective_from,
+        geography=p.geography,
         created_at=p.created_at,
         councils=[
             CouncilOut(id=c.id, name=c.name, ons_code=c.ons_code, la_number=c.la_number)
             for c in councils
         ],
         partners=[
-            PartnerOut(id=s.id, kind=s.kind, organisation=s.organisation, lead_role=s.lead_role)
+            PartnerOut(
+                id=s.id,
+                kind=s.kind,
+                organisation=s.organisation,
+                lead_role=s.lead_role,
+                lead_name=s.lead_name,
+            )
             for s in partners
         ],
     )
@@ -153,14 +162,34 @@ async def get_partnership(
 
 
 async def list_partnerships(
-    session: AsyncSession, principal: Principal, limit: int, offset: int
+    session: AsyncSession,
+    principal: Principal,
+    limit: int,
+    offset: int,
+    *,
+    status: str | None = None,
+    council: str | None = None,
+    name: str | None = None,
 ) -> tuple[list[PartnershipOut], int]:
-    query = select(Partnership)
-    count = select(func.count()).select_from(Partnership)
+    """The caller's partnerships, filtered by status, a council now in it (ONS code) or a
+    fragment of the name."""
+    conditions: list[ColumnElement[bool]] = []
     if not principal.is_admin:
-        visible = list(principal.partnership_ids)
-        query = query.where(col(Partnership.id).in_(visible))
-        count = count.where(col(Partnership.id).in_(visible))
+        conditions.append(col(Partnership.id).in_(list(principal.partnership_ids)))
+    if status is not None:
+        conditions.append(col(Partnership.status) == status)
+    if name:
+        conditions.append(func.lower(col(Partnership.name)).contains(name.lower()))
+    if council is not None:
+        conditions.append(
+            col(Partnership.id).in_(
+                select(Council.partnership_id)
+                .where(Council.ons_code == council)
+                .where(col(Council.left_on).is_(None))
+            )
+        )
+    query = select(Partnership).where(*conditions)
+    count = select(func.count()).select_from(Partnership).where(*conditions)
     total = (await session.exec(count)).one()
     rows = (
         await session.exec(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -73,13 +73,18 @@ class PartnerOut(BaseModel):
     kind: str
     organisation: str
     lead_role: str
+    lead_name: str | None = None
 
 
 class PartnershipOut(BaseModel):
     id: str
     name: str
     status: str
+    scope: Literal["single_council", "multi_council"] = Field(
+        description="Regional partnerships cover several councils"
+    )
     effective_from: date | None
+    geography: str | None = None
     created_at: datetime
     councils: list[CouncilOut]
     partners: list[PartnerOut]
@@ -114,3 +119,118 @@ class ClientSystemOut(BaseModel):
     organisation: str
     allowed_event_types: list[str]
     credential: CredentialOut | None = None
+
+
+PartnershipStatus = Literal["drafting_arrangements", "published", "implemented", "dissolved"]
+
+
+class PartnershipPatch(Strict):
+    """Only the fields sent are changed."""
+
+    name: str | None = Field(default=None, min_length=3, max_length=200)
+    effective_from: date | None = None
+    geography: str | None = Field(default=None, max_length=2000)
+
+
+class StatusChangeIn(Strict):
+    status: PartnershipStatus
+    effective_on: date
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class StatusChangeOut(BaseModel):
+    status: str
+    effective_on: date
+    reason: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+class CouncilJoinIn(CouncilIn):
+    joined_on: date
+    move: bool = Field(
+        default=False,
+        description="The council is in another partnership: move it (its history is kept)",
+    )
+
+
+class CouncilLeaveIn(Strict):
+    left_on: date
+
+
+class CouncilMembershipOut(BaseModel):
+    id: str
+    partnership_id: str
+    name: str
+    ons_code: str
+    la_number: str | None
+    joined_on: date | None
+    left_on: date | None
+
+
+class PartnerPatch(Strict):
+    lead_role: str | None = Field(default=None, min_length=2, max_length=200)
+    lead_name: str | None = Field(default=None, min_length=2, max_length=200)
+
+
+class DelegationIn(Strict):
+    delegate_name: str = Field(min_length=2, max_length=200)
+    delegate_role: str = Field(min_length=2, max_length=200, examples=["Superintendent"])
+    rank: str = Field(
+        min_length=2, max_length=60, description="A rank of the partner's kind (GET /ranks)"
+    )
+    scope: str = Field(min_length=2, max_length=2000)
+    accountable_to: str = Field(
+        min_length=2, max_length=200, description="Who holds the delegate to account"
+    )
+    delegated_on: date
+
+
+class DelegationEndIn(Strict):
+    ended_on: date
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class DelegationOut(BaseModel):
+    id: str
+    partnership_id: str
+    partner_id: str
+    partner_kind: str
+    delegate_name: str
+    delegate_role: str
+    rank: str
+    levels_below_lead: int
+    below_threshold: bool
+    scope: str
+    accountable_to: str
+    delegated_on: date
+    ended_on: date | None
+    end_reason: str | None
+
+
+class CredentialSummary(BaseModel):
+    """A credential without its token (never shown again after issue)."""
+
+    credential_id: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ClientSystemSummary(BaseModel):
+    client_id: str
+    partnership_id: str
+    name: str
+    organisation: str
+    allowed_event_types: list[str]
+    created_at: datetime
+    credentials: list[CredentialSummary]
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int

@@ -1,7 +1,9 @@
 """Settings of the partners service (env prefix ``PARTNERS_``)."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from services.partners.seniority import DEFAULT_MAX_LEVELS
 from shared.settings import ServiceSettings
 
 
@@ -10,3 +12,8 @@ class PartnersSettings(ServiceSettings):
 
     service_name: str = "partners"
     port: int = 8001
+    delegation_max_levels: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_MAX_LEVELS),
+        description="Per partner kind, how many ranks below the lead a delegate may be before "
+        'the delegation is flagged, e.g. {"police": 2} (JSON in PARTNERS_DELEGATION_MAX_LEVELS).',
+    )

@@ -67,5 +67,68 @@ class ClientCredentialRevoked(EventPayload):
     partnership_id: str
 
 
+class PartnershipUpdated(EventPayload):
+    """Some of a partnership's own fields changed (only the changed ones are in ``changes``)."""
+
+    event_name = "partnership.updated"
+    partnership_id: str
+    changes: dict[str, str | None]
+
+
+class PartnershipStatusChanged(EventPayload):
+    """The arrangements moved to another stage (drafting, published, implemented ...)."""
+
+    event_name = "partnership.status_changed"
+    partnership_id: str
+    status: str
+    previous_status: str
+    effective_on: date
+
+
+class CouncilJoined(EventPayload):
+    """A council area joined a partnership (``moved_from``: the partnership it left)."""
+
+    event_name = "council.joined"
+    partnership_id: str
+    council: CouncilRef
+    joined_on: date
+    moved_from: str | None = None
+
+
+class CouncilLeft(EventPayload):
+    """A council area left a partnership (its history stays)."""
+
+    event_name = "council.left"
+    partnership_id: str
+    ons_code: str
+    left_on: date
+    moved_to: str | None = None
+
+
+class DelegationRecorded(EventPayload):
+    """A lead representative delegated to a named senior officer (WT2023: Delegated
+    Safeguarding Partner). ``below_threshold`` flags a delegate too junior to commit the
+    organisation (domain.md section 1: the 2021 review's finding)."""
+
+    event_name = "delegation.recorded"
+    partnership_id: str
+    delegation_id: str
+    partner_id: str
+    partner_kind: PartnerKind
+    delegate_name: str
+    rank: str
+    levels_below_lead: int
+    below_threshold: bool
+    delegated_on: date
+
+
+class DelegationEnded(EventPayload):
+    event_name = "delegation.ended"
+    partnership_id: str
+    delegation_id: str
+    partner_id: str
+    ended_on: date
+
+
 # Feature modules (imported last: they may use the types above).
 from shared.contracts.partners import agencies, arrangements, funding, scrutiny  # noqa: E402, F401
