@@ -703,7 +703,10 @@ def _run(args: argparse.Namespace) -> int:
             )
             stack.start()
             if args.demo:
-                print("Demo data is not available yet (--demo ignored).", flush=True)
+                from demo.loader import describe, load  # the demo drives the services over HTTP
+
+                print("Loading the demo data ...", flush=True)
+                print(describe(load(stack.urls)), flush=True)
             print(_summary(stack), flush=True)
             while True:
                 time.sleep(0.5)
@@ -776,7 +779,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("MASA_DATA_DIR", DEFAULT_DATA_DIR),
         help="SQLite files and logs/ (kept between runs; default: %(default)s)",
     )
-    run.add_argument("--demo", action="store_true", help="load demo data (not available yet)")
+    run.add_argument(
+        "--demo",
+        action="store_true",
+        help="load the demo partnerships and cases (once; kept with the data)",
+    )
     run.add_argument(
         "--services",
         type=_service_list,
