@@ -125,7 +125,10 @@ async def change_status(
         await session.exec(
             select(PartnershipStatusChange)
             .where(PartnershipStatusChange.partnership_id == partnership_id)
-            .order_by(col(PartnershipStatusChange.effective_on).desc())
+            .order_by(
+                col(PartnershipStatusChange.effective_on).desc(),
+                col(PartnershipStatusChange.recorded_at).desc(),
+            )
             .limit(1)
         )
     ).first()
@@ -179,7 +182,11 @@ async def status_history(
         await session.exec(
             select(PartnershipStatusChange)
             .where(PartnershipStatusChange.partnership_id == partnership_id)
-            .order_by(col(PartnershipStatusChange.effective_on), col(PartnershipStatusChange.id))
+            .order_by(
+                col(PartnershipStatusChange.effective_on),
+                col(PartnershipStatusChange.recorded_at),
+                col(PartnershipStatusChange.id),
+            )
         )
     ).all()
     return [_status_out(r) for r in rows]

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.reviews.cases import Clock, IntakePolicy, system_clock
 from services.reviews.deadlines.routes import router as deadlines_router
+from services.reviews.deadlines.scheduler import deadline_scheduler
 from services.reviews.handlers import HANDLERS
 from services.reviews.lifecycle.routes import router as lifecycle_router
 from services.reviews.routes import router
@@ -28,6 +29,7 @@ def create_app(settings: ReviewsSettings | None = None, *, clock: Clock = system
             migrations=Path(__file__).parent / "migrations",
             consumes=[TOPICS["partners"]],
             handlers=HANDLERS,
+            workers=[deadline_scheduler(clock)],
         )
     )
     app.state.intake_policy = IntakePolicy.from_settings(settings, clock)

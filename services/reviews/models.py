@@ -24,9 +24,20 @@ def new_id() -> str:
 
 
 class CaseStatus(enum.StrEnum):
-    """Where a case is in its lifecycle; later slices add the rapid review and review states."""
+    """Where a case is in its lifecycle (the transitions between them are data in
+    services/reviews/lifecycle/machine.py; the diagram is in docs/reviews/lifecycle.md)."""
 
     notified = "notified"
+    rapid_review_in_progress = "rapid_review_in_progress"
+    rapid_review_submitted = "rapid_review_submitted"
+    decided = "decided"
+    panel_responded = "panel_responded"
+    local_review_commissioned = "local_review_commissioned"
+    local_review_in_progress = "local_review_in_progress"
+    final_report_shared = "final_report_shared"
+    published = "published"
+    publication_withheld = "publication_withheld"
+    closed = "closed"
 
 
 class PartnershipRef(ReviewsTable, table=True):
