@@ -14,11 +14,10 @@ from typing import Any
 import httpx
 
 from demo import data
+from demo.cases import advance_cases
+from demo.http import DemoError, ok
+from demo.records import load_records
 from shared.settings import DEV_ADMIN_TOKEN
-
-
-class DemoError(RuntimeError):
-    pass
 
 
 @dataclass
@@ -30,12 +29,6 @@ class Loaded:
     cases: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     already_loaded: bool = False
-
-
-def _ok(response: httpx.Response, what: str) -> Any:
-    if response.status_code >= 400:
-        raise DemoError(f"{what}: HTTP {response.status_code} {response.text[:500]}")
-    return response.json() if response.content else None
 
 
 def wait_ready(client: httpx.Client, urls: dict[str, str], within: float = 60.0) -> None:
@@ -62,7 +55,7 @@ def load(
     with httpx.Client(timeout=30, headers=admin) as client:
         wait_ready(client, urls)
         partners = urls["partners"]
-        existing = _ok(
+        existing = ok(
             client.get(f"{partners}/partnerships", params={"name": "(demo)"}), "list partnerships"
         )
         if existing["total"]:
@@ -76,19 +69,23 @@ def load(
         for label, p in created.items():
             loaded.partnerships[p["name"]] = p["id"]
             _delegations(client, partners, p, data.DELEGATIONS[label])
+            analysis = load_records(client, partners, p, regional=label == "regional")
+            flags = sorted({f["code"] for f in analysis.get("flags", [])})
+            loaded.notes.append(f"{p['name']}: funding {analysis['year']} flags: {flags or 'none'}")
             loaded.tokens[p["name"]] = _case_system(client, partners, p)
         if "reviews" in urls:
             _cases(client, urls["reviews"], created, loaded, today)
+            loaded.notes.extend(advance_cases(client, urls["reviews"], loaded.cases))
     return loaded
 
 
 def _partnership(
     client: httpx.Client, partners: str, body: dict[str, Any], geography: str
 ) -> dict[str, Any]:
-    p: dict[str, Any] = _ok(client.post(f"{partners}/partnerships", json=body), "partnership")
-    _ok(client.patch(f"{partners}/partnerships/{p['id']}", json={"geography": geography}), "patch")
+    p: dict[str, Any] = ok(client.post(f"{partners}/partnerships", json=body), "partnership")
+    ok(client.patch(f"{partners}/partnerships/{p['id']}", json={"geography": geography}), "patch")
     for status, on in (("published", "2019-06-28"), ("implemented", "2019-09-29")):
-        _ok(
+        ok(
             client.post(
                 f"{partners}/partnerships/{p['id']}/status",
                 json={"status": status, "effective_on": on},
@@ -106,7 +103,7 @@ def _delegations(
 ) -> None:
     for kind, name, rank, accountable_to in delegations:
         partner = next(x for x in p["partners"] if x["kind"] == kind)
-        _ok(
+        ok(
             client.post(
                 f"{partners}/partnerships/{p['id']}/partners/{partner['id']}/delegations",
                 json={
@@ -124,7 +121,7 @@ def _delegations(
 
 
 def _case_system(client: httpx.Client, partners: str, p: dict[str, Any]) -> str:
-    system = _ok(
+    system = ok(
         client.post(
             f"{partners}/partnerships/{p['id']}/client-systems",
             json={
@@ -211,7 +208,7 @@ def _cases(
             if response.status_code in (200, 201) or time.monotonic() > deadline:
                 break
             time.sleep(0.3)
-        case = _ok(response, f"incident in {council}")
+        case = ok(response, f"incident in {council}")
         loaded.cases.append(case["case_id"])
 
 

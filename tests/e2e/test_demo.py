@@ -56,7 +56,30 @@ def test_the_demo_loads_once(stack: Stack) -> None:
         ).json()
         assert [d["rank"] for d in flagged["items"]] == ["superintendent"]
 
+        agencies = http.get(f"{partners}/partnerships/{regional['id']}/agencies").json()
+        assert agencies["total"] == 3
+        published = http.get(
+            f"{partners}/partnerships/{regional['id']}/arrangements",
+            params={"status": "published"},
+        ).json()
+        assert [a["url"] for a in published["items"]] == [
+            "https://example.org/safeguarding/arrangements-2026.pdf"
+        ]
+        analysis = http.get(
+            f"{partners}/partnerships/{regional['id']}/funding/2026-27/analysis"
+        ).json()
+        assert {"decided_unilaterally", "below_proportionate_share"} <= {
+            f["code"] for f in analysis["flags"]
+        }
+
         cases = [http.get(f"{reviews}/cases/{case_id}").json() for case_id in loaded.cases]
+        assert sorted(c["status"] for c in cases) == [
+            "closed",
+            "local_review_in_progress",
+            "notified",
+            "notified",
+            "rapid_review_in_progress",
+        ]
         overdue = [
             d for c in cases for d in c["deadlines"] if date.fromisoformat(d["due_on"]) < today
         ]
