@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.auth import Principal, authenticate, bearer_token
 from shared.bus import KafkaBus
 from shared.consumer import EventConsumer, Handler
+from shared.crypto import configure_field_keys
 from shared.db import Database
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.migrations import upgrade_to_head
@@ -197,6 +198,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     settings = spec.settings
     setup_logging(settings.service_name, settings.log_level, settings.log_json)
     setup_tracing(settings.service_name, settings.otel_exporter)
+    configure_field_keys(settings.field_key_list())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

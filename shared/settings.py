@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.crypto import DEV_FIELD_KEY
+
 DEV_ADMIN_TOKEN = "masa-dev-admin-token"
 
 TOPICS = {
@@ -77,11 +79,20 @@ class ServiceSettings(BaseSettings):
     admin_token: str = Field(
         DEV_ADMIN_TOKEN, validation_alias=AliasChoices("admin_token", "MASA_ADMIN_TOKEN")
     )
+    field_keys: str = Field(
+        DEV_FIELD_KEY,
+        validation_alias=AliasChoices("field_keys", "MASA_FIELD_KEYS"),
+        description="Comma-separated base64url 32-byte keys for columns encrypted at rest "
+        "(shared.crypto); the first encrypts, all decrypt.",
+    )
     otel_exporter: Literal["none", "console", "otlp"] = Field(
         "none", validation_alias=AliasChoices("otel_exporter", "OTEL_EXPORTER")
     )
     log_level: str = Field("INFO", validation_alias=AliasChoices("log_level", "LOG_LEVEL"))
     log_json: bool = True
+
+    def field_key_list(self) -> list[str]:
+        return [k.strip() for k in self.field_keys.split(",") if k.strip()]
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> ServiceSettings:
@@ -91,4 +102,6 @@ class ServiceSettings(BaseSettings):
             self.topic = TOPICS.get(self.service_name, f"{self.service_name}.events")
         if self.environment == "production" and self.admin_token == DEV_ADMIN_TOKEN:
             raise ValueError("MASA_ADMIN_TOKEN must be set to a secret in production")
+        if self.environment == "production" and DEV_FIELD_KEY in self.field_key_list():
+            raise ValueError("MASA_FIELD_KEYS must hold secret keys in production")
         return self

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field
 
+from shared.crypto import EncryptedJSON, EncryptedText
 from shared.db import new_metadata_base
 from shared.tables import utc_field
 
@@ -82,9 +83,14 @@ class Case(ReviewsTable, table=True):
     incident_date: date | None = None
     aware_on: date
     notified_at: datetime = utc_field()
-    location: str | None = Field(default=None, max_length=200)
-    children: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
-    further_children_note: str | None = Field(default=None, max_length=2000)
+    # What could identify a child or a family is encrypted at rest (shared.crypto).
+    location: str | None = Field(default=None, sa_column=Column(EncryptedText, nullable=True))
+    children: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(EncryptedJSON, nullable=True)
+    )
+    further_children_note: str | None = Field(
+        default=None, sa_column=Column(EncryptedText, nullable=True)
+    )
     involved_council_ons_codes: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     involved_partnership_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     needs_rapid_review: bool
