@@ -14,6 +14,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from shared.crypto import EncryptedText
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -68,7 +70,8 @@ class OutboxEvent(SQLModel, table=True):
     topic: str = Field(max_length=200)
     key: str = Field(max_length=200)
     type: str = Field(max_length=200)
-    body: str
+    # The whole CloudEvent; encrypted at rest, since an incident's carries child references.
+    body: str = Field(sa_column=Column(EncryptedText, nullable=False))
     traceparent: str | None = Field(default=None, max_length=64)
     created_at: datetime = utc_field(default_now=True)
     published_at: datetime | None = utc_field(nullable=True, index=True)
