@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, BigInteger, Column, Text
 from sqlmodel import Field
 
 from shared.db import new_metadata_base
@@ -37,6 +37,21 @@ class PartnershipView(ReportingTable, table=True):
     partners: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     first_seen_at: datetime = utc_field(default_now=True)
     updated_at: datetime = utc_field(default_now=True)
+    # Lifecycle of the arrangements (0002). ``status_history`` holds every distinct
+    # ``status_changed`` seen ({status, previous_status, effective_on}), oldest first; the
+    # current status is its last entry, so a replayed older change cannot win.
+    status_since: date | None = None
+    status_history: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    # ``partnership.updated``: the event time of the latest change applied.
+    fields_as_of: datetime | None = utc_field(nullable=True)
+    # Council membership by ONS code: {name, ons_code, la_number, joined_on, left_on}. A council
+    # is covered while it has not left, or joined again after it left.
+    council_history: dict[str, dict[str, Any]] = Field(default_factory=dict, sa_column=Column(JSON))
+    # The latest published arrangements (the highest version wins).
+    arrangements_version: int | None = None
+    arrangements_url: str | None = Field(default=None, max_length=500)
+    arrangements_published_on: date | None = None
+    arrangements_implementation_date: date | None = None
 
 
 class CaseView(ReportingTable, table=True):
@@ -89,4 +104,102 @@ class NotificationView(ReportingTable, table=True):
     last_error_attempt: int = 0
     next_attempt_at: datetime | None = utc_field(nullable=True)
     queued_at: datetime | None = utc_field(nullable=True)
+    updated_at: datetime = utc_field(default_now=True)
+
+
+class CaseProgressView(ReportingTable, table=True):
+    """Where a case is in its lifecycle, from ``case.transitioned`` (0002).
+
+    Stands alone, like notification rows, and is joined to its case when read. Only moves
+    forward: a transition applies when ``(at, rank of to_status)`` is later than the stored one.
+    """
+
+    __tablename__ = "case_progress_view"
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    partnership_id: str = Field(index=True, max_length=64)
+    status: str = Field(max_length=40)
+    transition: str = Field(max_length=60)
+    at: datetime = utc_field()
+    updated_at: datetime = utc_field(default_now=True)
+
+
+class DeadlineView(ReportingTable, table=True):
+    """What the deadline events said about one deadline of one case (0002).
+
+    Overlays the deadline of the ``incident.notified`` event (or adds one it did not list, like
+    LCSPR-6M). ``approaching_due_on`` / ``breached_due_on`` are the due dates the alerts were
+    for: an alert counts only while it matches the current due date (a correction moves it).
+    """
+
+    __tablename__ = "deadline_view"
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    rule_id: str = Field(primary_key=True, max_length=60)
+    partnership_id: str = Field(index=True, max_length=64)
+    title: str | None = Field(default=None, max_length=200)
+    edition: str | None = Field(default=None, max_length=40)
+    recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    starts_on: date | None = None
+    due_on: date | None = None
+    due_as_of: datetime | None = utc_field(nullable=True)
+    approaching_due_on: date | None = None
+    working_days_remaining: int | None = None
+    breached_due_on: date | None = None
+    met_on: date | None = None
+    met_on_time: bool | None = None
+    updated_at: datetime = utc_field(default_now=True)
+
+
+class DelegationView(ReportingTable, table=True):
+    """A lead representative's delegation (0002); current while ``ended_on`` is null."""
+
+    __tablename__ = "delegation_view"
+
+    delegation_id: str = Field(primary_key=True, max_length=64)
+    partnership_id: str = Field(index=True, max_length=64)
+    partner_id: str = Field(max_length=64)
+    partner_kind: str | None = Field(default=None, max_length=40)
+    below_threshold: bool = False
+    delegated_on: date | None = None
+    ended_on: date | None = None
+    updated_at: datetime = utc_field(default_now=True)
+
+
+class RegistryRecordView(ReportingTable, table=True):
+    """A relevant agency, scrutiny arrangement or strategic link (``kind``) (0002).
+
+    Current while not removed and not ended (``ends_on``: a scrutiny arrangement's end, a
+    link's ``linked_to``; compared with today when read). ``removed_on`` is sticky: a replayed
+    ``named``/``recorded`` event does not bring a removed record back.
+    """
+
+    __tablename__ = "registry_record_view"
+
+    kind: str = Field(primary_key=True, max_length=20)
+    record_id: str = Field(primary_key=True, max_length=64)
+    partnership_id: str = Field(index=True, max_length=64)
+    name: str | None = Field(default=None, max_length=200)
+    ends_on: date | None = None
+    removed_on: date | None = None
+    updated_at: datetime = utc_field(default_now=True)
+
+
+class FundingView(ReportingTable, table=True):
+    """A budget (``kind`` budget) or a contribution for a financial year (0002), in pence.
+
+    ``as_of`` is the event time of the values held: an older event does not overwrite them.
+    A withdrawn contribution is kept and left out of the totals.
+    """
+
+    __tablename__ = "funding_view"
+
+    kind: str = Field(primary_key=True, max_length=20)
+    record_id: str = Field(primary_key=True, max_length=64)
+    partnership_id: str = Field(index=True, max_length=64)
+    year: str = Field(max_length=9)
+    money_pence: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    in_kind_pence: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    withdrawn: bool = False
+    as_of: datetime | None = utc_field(nullable=True)
     updated_at: datetime = utc_field(default_now=True)

@@ -7,9 +7,12 @@
   ``abandoned``: a delivery is proof the duty was met, even if it came after an escalation.
 - Working days left are counted with the England and Wales calendar (domain.md s8): 0 on the
   due day, negative once overdue. "Today" is the date in Europe/London, where the duties fall.
-- A deadline is met when the case has notifications for its rule and all were delivered; only
-  an unmet deadline can be overdue. (Deadlines with no notification rule, like the rapid review,
-  stay unmet until later slices carry the events that meet them.)
+- A deadline is met when ``deadline.met`` (or the statutory step that meets it, such as
+  ``rapid_review.submitted`` for RR-15WD) said so, or when the case has notifications for its
+  rule and all were delivered; only an unmet deadline can be overdue: past its due date, or
+  breached by the reviews service's scheduler for its current due date.
+- A case status only moves forward: a ``case.transitioned`` applies when its moment ``at`` is
+  later than the stored one, or equal with a later state in the lifecycle (``CASE_STATUS_ORDER``).
 """
 
 from __future__ import annotations
@@ -27,8 +30,24 @@ QUEUED, RETRYING, ABANDONED, DELIVERED = "queued", "retrying", "abandoned", "del
 STATUS_RANK: dict[str, int] = {QUEUED: 0, RETRYING: 1, ABANDONED: 2, DELIVERED: 3}
 DELIVERY_STATUSES: tuple[str, ...] = tuple(STATUS_RANK)
 
-NOTIFIED = "notified"  # the reviews service's first case status; later slices add more
+NOTIFIED = "notified"  # the reviews service's first case status
 CLOSED_CASE_STATUSES: frozenset[str] = frozenset({"closed", "withdrawn"})
+# The reviews service's lifecycle (services/reviews/models.py CaseStatus), in the order a case
+# goes through it; published and publication_withheld are alternatives at the same step.
+CASE_STATUS_ORDER: dict[str, int] = {
+    NOTIFIED: 0,
+    "rapid_review_in_progress": 1,
+    "rapid_review_submitted": 2,
+    "decided": 3,
+    "panel_responded": 4,
+    "local_review_commissioned": 5,
+    "local_review_in_progress": 6,
+    "final_report_shared": 7,
+    "published": 8,
+    "publication_withheld": 8,
+    "closed": 9,
+    "withdrawn": 9,
+}
 
 
 def advance(current: str, incoming: str) -> str:
@@ -38,6 +57,32 @@ def advance(current: str, incoming: str) -> str:
 
 def is_open(case_status: str) -> bool:
     return case_status not in CLOSED_CASE_STATUSES
+
+
+def transition_applies(
+    current_at: datetime | None, current_status: str | None, at: datetime, status: str
+) -> bool:
+    """Whether a transition to ``status`` at ``at`` is newer than what is stored.
+
+    The reviews service never dates a step before the previous one, but two steps may share a
+    moment; the lifecycle order breaks that tie (an unknown state ranks with the first one). The
+    same transition again is not newer, so a replay changes nothing.
+    """
+    if current_at is None or current_status is None:
+        return True
+    incoming = (at, CASE_STATUS_ORDER.get(status, 0))
+    stored = (current_at, CASE_STATUS_ORDER.get(current_status, 0))
+    return incoming > stored
+
+
+def council_is_current(joined_on: date | None, left_on: date | None) -> bool:
+    """A council is covered until it leaves, or again once it rejoins after leaving."""
+    return left_on is None or (joined_on is not None and joined_on > left_on)
+
+
+def ended(ends_on: date | None, today: date) -> bool:
+    """A record with an end date is over the day after it."""
+    return ends_on is not None and ends_on < today
 
 
 def london_date(moment: datetime) -> date:
@@ -84,6 +129,19 @@ class DeadlineState:
     overdue: bool
     met: bool
     met_on: date | None
+    approaching: bool = False
+    breached: bool = False
+    met_on_time: bool | None = None
+
+
+@dataclass(frozen=True)
+class DeadlineAlerts:
+    """What the deadline events said about one deadline (all optional)."""
+
+    approaching_due_on: date | None = None
+    breached_due_on: date | None = None
+    met_on: date | None = None
+    met_on_time: bool | None = None
 
 
 def deadline_state(
@@ -92,14 +150,27 @@ def deadline_state(
     notifications: Iterable[DeliveryFact],
     today: date,
     calendar: WorkingDayCalendar,
+    alerts: DeadlineAlerts | None = None,
 ) -> DeadlineState:
-    """Working days left, and whether the deadline is met or overdue, as of ``today``."""
+    """Working days left, and whether the deadline is met, approaching or overdue, as of
+    ``today``. Alerts count only for the due date they were raised for."""
+    alerts = alerts or DeadlineAlerts()
     mine = [n for n in notifications if n.rule_id == rule_id]
-    met = bool(mine) and all(n.status == DELIVERED and n.delivered_at for n in mine)
-    met_on = max(london_date(n.delivered_at) for n in mine if n.delivered_at) if met else None
+    delivered = bool(mine) and all(n.status == DELIVERED and n.delivered_at for n in mine)
+    met_on = alerts.met_on
+    met_on_time = alerts.met_on_time
+    if met_on is None and delivered:
+        met_on = max(london_date(n.delivered_at) for n in mine if n.delivered_at)
+        met_on_time = met_on <= due_on
+    met = met_on is not None
+    breached = not met and alerts.breached_due_on == due_on
+    overdue = not met and (breached or today > due_on)
     return DeadlineState(
         days_left=calendar.working_days_between(today, due_on),
-        overdue=not met and today > due_on,
+        overdue=overdue,
         met=met,
         met_on=met_on,
+        approaching=not met and not overdue and alerts.approaching_due_on == due_on,
+        breached=breached,
+        met_on_time=met_on_time,
     )

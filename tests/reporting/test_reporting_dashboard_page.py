@@ -41,7 +41,7 @@ async def test_dashboard_page_is_html_with_the_token_form_and_the_table(
     assert {"for": "token"} in page.find("label")
     # The table: a caption and column headers with their scope.
     assert page.find("table") and page.find("caption")
-    assert [a.get("scope") for a in page.find("th")] == ["col"] * 4
+    assert [a.get("scope") for a in page.find("th")] == ["col"] * 6
     assert re.search(r"<caption>\s*Partnerships, open cases", r.text)
     # The script calls the API with the token from sessionStorage; nothing external is loaded.
     assert "sessionStorage" in r.text and "Bearer " in r.text
