@@ -336,7 +336,7 @@ class DeliveryWorker:
     def _emit(self, session: Any, n: Notification, decision: Decision, number: int) -> None:
         common = {
             "notification_id": n.id,
-            "case_id": n.case_id,
+            "case_id": n.case_id or "",  # "" = no case (README, Events)
             "partnership_id": n.partnership_id,
             "recipient": n.recipient,
         }
@@ -393,7 +393,7 @@ class DeliveryWorker:
                 session,
                 NotificationAbandoned(
                     notification_id=n.id,
-                    case_id=n.case_id,
+                    case_id=n.case_id or "",
                     partnership_id=n.partnership_id,
                     recipient=n.recipient,
                     attempts=n.attempts,

@@ -2,7 +2,9 @@
 
 - Which rule and due date a recipient is told under, and the notification's stable id.
 - What is sent: an allow-list of the incident's fields (minimisation: a field added to the
-  event later is not sent until someone decides it should be).
+  event later is not sent until someone decides it should be), and the same for the later
+  statutory steps (arrangements published, rapid review sent, final report shared, review
+  published: domain.md sections 2 and 4).
 - What an attempt's outcome means: delivered, retry at a time, or abandoned.
 """
 
@@ -18,7 +20,13 @@ from zoneinfo import ZoneInfo
 
 from services.notifications.retry import RetryPolicy, disables_endpoint, is_success
 from shared.auth import Principal
+from shared.contracts.partners.arrangements import ArrangementsPublished
 from shared.contracts.reviews import IncidentNotified
+from shared.contracts.reviews.lifecycle import (
+    FinalReportShared,
+    RapidReviewSubmitted,
+    ReviewPublished,
+)
 
 Status = Literal["pending", "delivered", "abandoned", "awaiting_manual"]
 STATUSES: tuple[Status, ...] = ("pending", "delivered", "abandoned", "awaiting_manual")
@@ -28,6 +36,32 @@ WEBHOOK, MANUAL = "webhook", "manual"
 NOTIFICATION_NAMESPACE = uuid.UUID("6f1c0c8e-3b0e-5d55-9a55-2d1f6b7c9e41")
 NO_RULE = "none"
 BODY_TYPE = "incident.notified"
+# The documents added after the incident's carry an explicit version: a change to what they
+# hold is a new version, sent alongside the old one until recipients move.
+BODY_VERSION = 1
+
+# What a notification is about. A case (incidents, rapid reviews, reports) or something of the
+# partnership's own that has no case (its published arrangements).
+SubjectKind = Literal["case", "arrangements"]
+CASE: SubjectKind = "case"
+ARRANGEMENTS: SubjectKind = "arrangements"
+
+# domain.md section 4 (and section 2 for ARR-DFE): the rules whose trigger is an event other
+# than the incident, and who is told under each. Defaults of the ``rule_recipients`` setting:
+# several rows are marked "verify" in domain.md, so they stay data, not code.
+ARR_DFE = "ARR-DFE"
+RR_15WD = "RR-15WD"
+LCSPR_PRE_PUB_7WD = "LCSPR-PRE-PUB-7WD"
+# Publication closes LCSPR-6M ("complete and publish within 6 months"); domain.md names no
+# recipient, the Panel is told (it tracks local reviews); DfE and Ofsted already received the
+# final report under LCSPR-PRE-PUB-7WD.
+LCSPR_6M = "LCSPR-6M"
+DEFAULT_RULE_RECIPIENTS: dict[str, tuple[str, ...]] = {
+    ARR_DFE: ("dfe",),
+    RR_15WD: ("panel",),
+    LCSPR_PRE_PUB_7WD: ("panel", "dfe", "ofsted"),
+    LCSPR_6M: ("panel",),
+}
 ENGLAND = ZoneInfo("Europe/London")
 ERROR_MAX = 500
 # session.info flag: this transaction queued webhook deliveries (wakes the delivery worker)
@@ -48,6 +82,24 @@ KNOWN_RECIPIENT_NAMES: dict[str, str] = {
 def notification_id(case_id: str, rule_id: str, recipient: str) -> str:
     """Stable id of the one notification of a case under a rule to a recipient (uuid5)."""
     return str(uuid.uuid5(NOTIFICATION_NAMESPACE, f"{case_id}\n{rule_id}\n{recipient}"))
+
+
+def subject_notification_id(
+    subject_kind: SubjectKind, subject_id: str, rule_id: str, recipient: str
+) -> str:
+    """Stable id of the one notification about a subject under a rule to a recipient (uuid5).
+
+    A case keeps :func:`notification_id` (the ids of existing notifications never change);
+    other subjects put their kind in the name, so they can never collide with a case's.
+    """
+    if subject_kind == CASE:
+        return notification_id(subject_id, rule_id, recipient)
+    return notification_id(f"{subject_kind}:{subject_id}", rule_id, recipient)
+
+
+def arrangements_subject(partnership_id: str, version: int) -> str:
+    """One published version of a partnership's arrangements: each publication tells DfE."""
+    return f"{partnership_id}/v{version}"
 
 
 def rule_for(payload: IncidentNotified, recipient: str) -> tuple[str, date | None]:
@@ -102,6 +154,92 @@ def webhook_body(
                 "children": [c.model_dump(mode="json") for c in payload.children],
                 "involved_partnership_ids": list(payload.involved_partnership_ids),
             },
+        },
+    }
+
+
+def subject_body(
+    body_type: str,
+    *,
+    notification: str,
+    recipient: str,
+    rule_id: str,
+    due_on: date | None,
+    created_at: datetime,
+    subject: dict[str, Any],
+) -> dict[str, Any]:
+    """The versioned document of a notification other than the incident's: the same shape
+    (type, timestamp, data with id, recipient, rule, due date), ``version`` at the top, and
+    the subject's allow-listed fields under ``data`` (``case`` or ``arrangements``, ...)."""
+    return {
+        "type": body_type,
+        "version": BODY_VERSION,
+        "timestamp": created_at.isoformat(),
+        "data": {
+            "notification_id": notification,
+            "recipient": recipient,
+            "rule_id": None if rule_id == NO_RULE else rule_id,
+            "due_on": _iso(due_on),
+            **subject,
+        },
+    }
+
+
+# What each later document says about its subject: allow-lists, like the incident's.
+
+
+def arrangements_fields(payload: ArrangementsPublished) -> dict[str, Any]:
+    """ARR-DFE: the link DfE must be sent, and when the partners must implement by."""
+    return {
+        "arrangements": {
+            "partnership_id": payload.partnership_id,
+            "arrangements_version": payload.arrangements_version,
+            "url": payload.url,
+            "published_on": payload.published_on.isoformat(),
+            "implementation_date": payload.implementation_date.isoformat(),
+            "supersedes_version": payload.supersedes_version,
+        }
+    }
+
+
+def _case(case_id: str, partnership_id: str) -> dict[str, Any]:
+    return {"case_id": case_id, "partnership_id": partnership_id}
+
+
+def rapid_review_fields(payload: RapidReviewSubmitted) -> dict[str, Any]:
+    """RR-15WD: the rapid review went to the Panel, with the partners' decision."""
+    return {
+        "case": _case(payload.case_id, payload.partnership_id),
+        "rapid_review": {
+            "sent_to_panel_on": payload.sent_to_panel_on.isoformat(),
+            "decision": payload.decision,
+            "criteria": list(payload.criteria),
+            "late": payload.late,
+        },
+    }
+
+
+def final_report_fields(payload: FinalReportShared) -> dict[str, Any]:
+    """LCSPR-PRE-PUB-7WD: the final report, at least 7 working days before publication."""
+    return {
+        "case": _case(payload.case_id, payload.partnership_id),
+        "final_report": {
+            "report_version": payload.report_version,
+            "shared_on": payload.shared_on.isoformat(),
+            "planned_publication_on": payload.planned_publication_on.isoformat(),
+            "late": payload.late,
+        },
+    }
+
+
+def publication_fields(payload: ReviewPublished) -> dict[str, Any]:
+    """LCSPR-6M: the local review report was published, at this address."""
+    return {
+        "case": _case(payload.case_id, payload.partnership_id),
+        "publication": {
+            "published_on": payload.published_on.isoformat(),
+            "url": payload.url,
+            "late": payload.late,
         },
     }
 

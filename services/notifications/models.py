@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from shared.crypto import EncryptedJSON
 from shared.db import new_metadata_base
 from shared.tables import utc_field
 
@@ -18,29 +19,38 @@ else:
 
 
 class Notification(NotificationsTable, table=True):
-    """One statutory notification: one case, one rule, one recipient, for good.
+    """One statutory notification: one subject, one rule, one recipient, for good.
 
-    The id is derived from (case_id, rule_id, recipient) (:func:`domain.notification_id`), so
-    a replayed or re-seeded event finds the row it already created; the unique constraint
-    holds even if two instances race on the same case. ``claimed_until``/``claim_token`` are
+    The subject is a case (``subject_kind`` "case", ``subject_id`` = ``case_id``) or something
+    of the partnership's with no case (its published arrangements: ``case_id`` is null). The
+    id is derived from (subject, rule_id, recipient) (:func:`domain.subject_notification_id`),
+    so a replayed or re-seeded event finds the row it already created; the unique constraint
+    holds even if two instances race on the same subject. ``claimed_until``/``claim_token`` are
     the delivery lease: while it runs no other instance picks the row up.
     """
 
     __tablename__ = "notification"
     __table_args__ = (
-        UniqueConstraint("case_id", "rule_id", "recipient", name="uq_notification_case_rule"),
+        UniqueConstraint(
+            "subject_kind", "subject_id", "rule_id", "recipient", name="uq_notification_subject"
+        ),
         Index("ix_notification_due", "status", "next_attempt_at"),
     )
 
     id: str = Field(primary_key=True, max_length=64)
-    case_id: str = Field(index=True, max_length=64)
+    subject_kind: str = Field(default="case", max_length=20)
+    subject_id: str = Field(max_length=100)
+    case_id: str | None = Field(default=None, index=True, max_length=64)
     partnership_id: str = Field(index=True, max_length=64)
     recipient: str = Field(max_length=40)
     recipient_name: str = Field(max_length=200)
     channel: str = Field(max_length=20)
     rule_id: str = Field(max_length=40)
     due_on: date | None = None
-    body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The webhook document; encrypted at rest (it carries the children's references).
+    body: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(EncryptedJSON, nullable=False)
+    )
     status: str = Field(max_length=20)
     attempts: int = 0
     next_attempt_at: datetime | None = utc_field(nullable=True)

@@ -26,6 +26,7 @@ async def list_notifications(
     principal: Principal,
     *,
     case_id: str | None,
+    subject_kind: str | None = None,
     status: str | None,
     recipient: str | None,
     limit: int,
@@ -38,6 +39,8 @@ async def list_notifications(
         conditions.append(col(Notification.partnership_id).in_(list(principal.partnership_ids)))
     if case_id is not None:
         conditions.append(col(Notification.case_id) == case_id)
+    if subject_kind is not None:
+        conditions.append(col(Notification.subject_kind) == subject_kind)
     if status is not None:
         conditions.append(col(Notification.status) == status)
     if recipient is not None:

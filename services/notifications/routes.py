@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from services.notifications import queries
-from services.notifications.domain import Status
+from services.notifications.domain import Status, SubjectKind
 from services.notifications.schemas import NotificationDetail, NotificationPage
 from shared.service import PrincipalDep, SessionDep
 
@@ -19,6 +19,7 @@ async def list_notifications(
     principal: PrincipalDep,
     session: SessionDep,
     case_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    subject_kind: SubjectKind | None = None,
     status: Status | None = None,
     recipient: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -28,6 +29,7 @@ async def list_notifications(
         session,
         principal,
         case_id=case_id,
+        subject_kind=subject_kind,
         status=status,
         recipient=recipient,
         limit=limit,

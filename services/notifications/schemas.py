@@ -19,7 +19,11 @@ class AttemptOut(BaseModel):
 
 class NotificationOut(BaseModel):
     id: str = Field(description="Stable; also the webhook-id of every delivery attempt")
-    case_id: str
+    subject_kind: str = Field(description="case, or arrangements (ARR-DFE: no case)")
+    subject_id: str = Field(
+        description="The case id, or <partnership id>/v<version> of the published arrangements"
+    )
+    case_id: str | None = Field(description="Null for a notification about no case")
     partnership_id: str
     recipient: str
     recipient_name: str

@@ -8,6 +8,10 @@ Recipients come from one JSON variable, ``NOTIFICATIONS_RECIPIENTS``::
 
 A recipient with a webhook is sent signed deliveries; one without (or a code not listed at
 all) gets the manual channel: the platform records the duty and a named person submits it.
+
+Who is told under each rule triggered after the incident comes from
+``NOTIFICATIONS_RULE_RECIPIENTS`` (JSON, rule id -> recipient codes; defaults from domain.md
+section 4), so a "verify" row can be corrected without a release.
 Secrets are ``SecretStr``: they never appear in a repr, a log line or an error message.
 """
 
@@ -19,6 +23,7 @@ from typing import Self
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.notifications.domain import DEFAULT_RULE_RECIPIENTS
 from services.notifications.retry import DEFAULT_POLICY, RetryPolicy
 from services.notifications.signing import sign
 from shared.settings import ServiceSettings
@@ -70,6 +75,12 @@ class NotificationsSettings(ServiceSettings):
         default_factory=dict,
         description="Recipient code -> name, webhook_url, secret (JSON in the environment).",
     )
+    rule_recipients: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_RULE_RECIPIENTS.items()},
+        description="Rule id -> recipient codes told under it, for the rules triggered after "
+        "the incident (ARR-DFE, RR-15WD, LCSPR-PRE-PUB-7WD, LCSPR-6M). A rule left out keeps "
+        "its default.",
+    )
     retry_base_seconds: float = Field(DEFAULT_POLICY.base_seconds, gt=0)
     retry_max_delay_seconds: float = Field(DEFAULT_POLICY.max_delay_seconds, gt=0)
     retry_window_seconds: float = Field(DEFAULT_POLICY.total_window_seconds, gt=0)
@@ -100,6 +111,10 @@ class NotificationsSettings(ServiceSettings):
                 and recipient.webhook_url.scheme != "https"
             ):
                 raise ValueError(f"recipient {code!r}: webhooks must use https in production")
+        for rule_id, codes in self.rule_recipients.items():
+            bad = [c for c in codes if not re.fullmatch(RECIPIENT_CODE, c)]
+            if bad:
+                raise ValueError(f"rule {rule_id!r}: recipient codes must match {RECIPIENT_CODE}")
         self.retry_policy()  # raises ValueError on inconsistent knobs
         return self
 
@@ -110,6 +125,11 @@ class NotificationsSettings(ServiceSettings):
             max_attempts=self.retry_max_attempts,
             total_window_seconds=self.retry_window_seconds,
         )
+
+    def recipients_for(self, rule_id: str) -> list[str]:
+        """Who is told under ``rule_id`` (the setting, else domain.md's default), each once."""
+        codes = self.rule_recipients.get(rule_id, DEFAULT_RULE_RECIPIENTS.get(rule_id, ()))
+        return list(dict.fromkeys(codes))
 
     @property
     def claim_seconds(self) -> float:
