@@ -623,13 +623,10 @@ async def on_delegation_ended(
     row, usable = await _owned(
         session, DelegationView, payload.delegation_id, payload.partnership_id, event
     )
-    if not usable:
+    if not usable or row is None:
+        # Unknown: a delegation's recording and ending share a partition (key = partnership),
+        # so an ending that comes first names the wrong partnership and must not claim the id.
         return
-    row = row or DelegationView(
-        delegation_id=payload.delegation_id,
-        partnership_id=payload.partnership_id,
-        partner_id=payload.partner_id,
-    )
     row.ended_on = payload.ended_on
     _store(session, row)
 
@@ -654,7 +651,9 @@ async def _record(
     row, usable = await _owned(
         session, RegistryRecordView, (kind, record_id), partnership_id, event
     )
-    if not usable:
+    if not usable or (row is None and not described):
+        # A removal of an unknown record: its naming shares the partition (key = partnership),
+        # so a removal first names the wrong partnership and must not claim the id.
         return
     row = row or RegistryRecordView(kind=kind, record_id=record_id, partnership_id=partnership_id)
     if described:
