@@ -1,7 +1,13 @@
 """Bearer-token authentication. Tokens are random, shown once, and stored only as hashes.
 
-A principal is either the platform operator (the admin token from settings) or a registered
-client system, which belongs to one partnership and may post only its allowed event types.
+A principal is the platform operator (the admin token from settings), a registered client
+system, which belongs to one partnership and may post only its allowed event types, or a
+national body's client system, which belongs to no partnership and may only read what is
+notified to that body.
+
+A national body's system is stored in the shared ``client_system`` / ``client_credential``
+tables with ``partnership_id = "national:<code>"`` (e.g. ``national:panel``): partnership ids
+are UUIDs, so the sentinel never names a partnership, and no column or migration is needed.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 from fastapi import Request
 from sqlmodel import select
@@ -19,6 +26,24 @@ from shared.problems import Forbidden, NotFound, Unauthorized
 from shared.tables import ClientCredential, ClientSystem
 
 TOKEN_PREFIX = "masa_"
+
+# The national bodies of domain.md section 1 that receive notifications or reports.
+NationalBody = Literal["panel", "dfe", "ofsted", "foundations", "yjb"]
+NATIONAL_BODIES: tuple[str, ...] = get_args(NationalBody)
+NATIONAL_PARTNERSHIP_PREFIX = "national:"
+
+
+def national_partnership_id(code: str) -> str:
+    """The ``partnership_id`` a national body's client system is stored under."""
+    return NATIONAL_PARTNERSHIP_PREFIX + code
+
+
+def national_body_of(partnership_id: str) -> str | None:
+    """The national body a stored ``partnership_id`` stands for, or None for a partnership."""
+    code = partnership_id.removeprefix(NATIONAL_PARTNERSHIP_PREFIX)
+    if code != partnership_id and code in NATIONAL_BODIES:
+        return code
+    return None
 
 
 def generate_token() -> tuple[str, str]:
@@ -34,14 +59,19 @@ def hash_token(token: str) -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    kind: str  # "admin" or "client"
+    kind: str  # "admin", "client" or "national_body"
     id: str
     partnership_ids: frozenset[str] = field(default_factory=frozenset)
     allowed_event_types: frozenset[str] = field(default_factory=frozenset)
+    national_body: str | None = None  # set only for kind "national_body"
 
     @property
     def is_admin(self) -> bool:
         return self.kind == "admin"
+
+    @property
+    def is_national_body(self) -> bool:
+        return self.kind == "national_body"
 
     def can_see(self, partnership_id: str) -> bool:
         return self.is_admin or partnership_id in self.partnership_ids
@@ -51,7 +81,13 @@ class Principal:
         if not self.can_see(partnership_id):
             raise NotFound(f"{what} not found.")
 
+    def require_writer(self) -> None:
+        """A national body only reads; any write it attempts is refused (403)."""
+        if self.is_national_body:
+            raise Forbidden("A national body's client system may only read.")
+
     def require_event_type(self, event_type: str) -> None:
+        self.require_writer()
         if not self.is_admin and event_type not in self.allowed_event_types:
             raise Forbidden(f"This client system may not post '{event_type}'.")
 
@@ -79,6 +115,9 @@ async def authenticate(session: AsyncSession, token: str, admin_token: str) -> P
     if row is None or row.revoked_at is not None:
         raise Unauthorized("The bearer token is not valid or has been revoked.")
     system = await session.get(ClientSystem, row.client_id)
+    body = national_body_of(row.partnership_id)
+    if body is not None:
+        return Principal(kind="national_body", id=row.client_id, national_body=body)
     return Principal(
         kind="client",
         id=row.client_id,

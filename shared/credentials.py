@@ -1,13 +1,16 @@
 """Keeps a service's copy of client-system credentials current from ``partners.events``.
 
 Services other than partners authenticate client systems against this copy (event-carried
-state transfer), so they never read the partner registry's database.
+state transfer), so they never read the partner registry's database. A national body's system
+is kept under ``partnership_id = "national:<code>"`` (shared.auth), which is how
+authentication recognises it.
 """
 
 from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.auth import national_partnership_id
 from shared.consumer import Handler
 from shared.contracts.partners import (
     ClientCredentialIssued,
@@ -18,6 +21,15 @@ from shared.events import CloudEvent
 from shared.tables import ClientCredential, ClientSystem
 
 
+def _stored_partnership(
+    payload: ClientSystemRegistered | ClientCredentialIssued,
+) -> str:
+    """The event's ``national_body`` decides: such a system never counts as a partnership's."""
+    if payload.national_body is not None:
+        return national_partnership_id(payload.national_body)
+    return payload.partnership_id
+
+
 async def on_client_system_registered(
     session: AsyncSession, event: CloudEvent, payload: ClientSystemRegistered
 ) -> None:
@@ -25,11 +37,11 @@ async def on_client_system_registered(
     if system is None:
         system = ClientSystem(
             client_id=payload.client_id,
-            partnership_id=payload.partnership_id,
+            partnership_id=_stored_partnership(payload),
             name=payload.name,
             organisation=payload.organisation,
         )
-    system.partnership_id = payload.partnership_id
+    system.partnership_id = _stored_partnership(payload)
     system.name = payload.name
     system.organisation = payload.organisation
     system.allowed_event_types = list(payload.allowed_event_types)
@@ -45,7 +57,7 @@ async def on_credential_issued(
         ClientCredential(
             credential_id=payload.credential_id,
             client_id=payload.client_id,
-            partnership_id=payload.partnership_id,
+            partnership_id=_stored_partnership(payload),
             token_hash=payload.token_hash,
             created_at=event.time,
         )

@@ -70,11 +70,18 @@ class OutboxRelay:
     """Publishes unpublished outbox rows in order, acks=all, then marks them published."""
 
     def __init__(
-        self, db: Database, bus: KafkaBus, *, poll_seconds: float = 1.0, batch_size: int = 500
+        self,
+        db: Database,
+        bus: KafkaBus,
+        *,
+        poll_seconds: float = 1.0,
+        batch_size: int = 500,
+        linger_seconds: float = 0.0,
     ) -> None:
         self.db = db
         self.bus = bus
         self.poll_seconds = poll_seconds
+        self.linger_seconds = linger_seconds
         self.batch_size = batch_size
         self._wake = asyncio.Event()
         db.on_events_committed(self.wake)
@@ -97,6 +104,8 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_seconds):
                     await self._wake.wait()
+            if self.linger_seconds and self._wake.is_set():
+                await asyncio.sleep(self.linger_seconds)  # let close commits join the batch
             self._wake.clear()
 
     async def publish_pending(self) -> int:

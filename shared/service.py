@@ -69,7 +69,12 @@ class Runtime:
             replication_factor=s.kafka_replication_factor,
         )
         self.outbox = Outbox(s.service_name, s.topic)
-        self.relay = OutboxRelay(self.db, self.bus, poll_seconds=s.outbox_poll_seconds)
+        self.relay = OutboxRelay(
+            self.db,
+            self.bus,
+            poll_seconds=s.outbox_poll_seconds,
+            linger_seconds=s.outbox_linger_seconds,
+        )
         self.broker_ready = asyncio.Event()
         self.tasks: list[asyncio.Task[Any]] = []
 
@@ -206,7 +211,9 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         runtime = Runtime(spec)
         app.state.runtime = runtime
         exported = settings.otel_exporter != "none"
-        instrument_app(app, runtime.db.engine.sync_engine if exported else None)
+        instrument_app(
+            app, runtime.db.engine.sync_engine if exported else None, outbound_http=exported
+        )
         runtime.tasks.append(asyncio.create_task(runtime.connect_bus(), name="connect-bus"))
         for worker in spec.workers:
             runtime.spawn(getattr(worker, "__name__", "worker"), lambda w=worker: w(runtime))  # type: ignore[misc]

@@ -70,6 +70,14 @@ class ServiceSettings(BaseSettings):
         ),
     )
     outbox_poll_seconds: float = 1.0
+    outbox_linger_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="After a commit wakes the relay, wait this long so that events of "
+        "transactions committing close together are published in one batch (fewer relay "
+        "transactions); 0 for services whose events are on a latency-critical path.",
+    )
     topic: str = Field(
         "", description="Topic this service publishes to; default from TOPICS. Tests set their own."
     )

@@ -96,12 +96,13 @@ def add_span_processor(processor: Any) -> None:
         _sampler.recording = True
 
 
-def instrument_app(app: Any, sync_engine: Any | None = None) -> None:
+def instrument_app(app: Any, sync_engine: Any | None = None, *, outbound_http: bool = True) -> None:
     """HTTP server spans (health checks left out), database spans and outbound httpx spans.
 
-    Pass ``sync_engine`` only when spans are exported: a span per SQL statement cost about a
-    tenth of a service's CPU under ``make bench``, and unexported they serve no one (the HTTP
-    and Kafka spans stay, since they carry the trace id into logs and Kafka headers).
+    Pass ``sync_engine`` and ``outbound_http`` only when spans are exported: a span per SQL
+    statement cost about a tenth of a service's CPU under ``make bench``, and unexported they
+    serve no one (the HTTP and Kafka spans stay, since they carry the trace id into logs and
+    Kafka headers; outbound calls that must carry ``traceparent`` set it themselves).
     """
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
@@ -111,7 +112,7 @@ def instrument_app(app: Any, sync_engine: Any | None = None) -> None:
     if sync_engine is not None:
         SQLAlchemyInstrumentor().instrument(engine=sync_engine)
     instrumentor = HTTPXClientInstrumentor()
-    if not instrumentor.is_instrumented_by_opentelemetry:
+    if outbound_http and not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument()
 
 

@@ -54,7 +54,7 @@ from shared.db import Database, is_sqlite
 from shared.outbox import Outbox
 from shared.service import Runtime
 from shared.tables import utcnow
-from shared.telemetry import span_from
+from shared.telemetry import current_traceparent, span_from
 
 log = logging.getLogger("masa.notifications.delivery")
 
@@ -239,6 +239,11 @@ class DeliveryWorker:
         started = utcnow()
         headers = signed_headers(config.secret.get_secret_value(), claim.id, body, now=started)
         headers["content-type"] = "application/json"
+        # The receiver continues the incident's trace (the httpx instrumentation, when spans
+        # are exported, replaces this with its own client span's context).
+        traceparent = current_traceparent()
+        if traceparent:
+            headers["traceparent"] = traceparent
         status_code: int | None = None
         error: str | None = None
         retry_after: float | None = None

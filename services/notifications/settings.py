@@ -70,6 +70,8 @@ class NotificationsSettings(ServiceSettings):
 
     service_name: str = "notifications"
     port: int = 8003
+    # Its events (delivery receipts, figures) are not on a latency-critical path: batch them.
+    outbox_linger_seconds: float = 0.02
 
     recipients: dict[str, RecipientConfig] = Field(
         default_factory=dict,

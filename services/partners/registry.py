@@ -14,12 +14,19 @@ from services.partners.schemas import (
     ClientSystemOut,
     CouncilOut,
     CredentialOut,
+    NationalBodyClientSystemIn,
     PartnerOut,
     PartnershipIn,
     PartnershipOut,
 )
 from shared.audit import record_audit
-from shared.auth import Principal, generate_token
+from shared.auth import (
+    NationalBody,
+    Principal,
+    generate_token,
+    national_body_of,
+    national_partnership_id,
+)
 from shared.contracts.partners import (
     ClientCredentialIssued,
     ClientCredentialRevoked,
@@ -251,6 +258,59 @@ async def register_client_system(
     )
 
 
+async def register_national_body_system(
+    session: AsyncSession,
+    outbox: Outbox,
+    principal: Principal,
+    code: NationalBody,
+    body: NationalBodyClientSystemIn,
+) -> ClientSystemOut:
+    """A national body's read-only system: stored under ``national:<code>`` (shared.auth),
+    with no event types, so other services let it read only what is notified to it."""
+    principal.require_admin()
+    stored_as = national_partnership_id(code)
+    system = ClientSystem(
+        client_id=str(uuid.uuid4()),
+        partnership_id=stored_as,
+        name=body.name,
+        organisation=body.organisation,
+        allowed_event_types=[],
+    )
+    session.add(system)
+    outbox.emit(
+        session,
+        ClientSystemRegistered(
+            client_id=system.client_id,
+            partnership_id=stored_as,
+            name=system.name,
+            organisation=system.organisation,
+            allowed_event_types=[],
+            national_body=code,
+        ),
+        partnership_id=stored_as,
+        subject=system.client_id,
+    )
+    record_audit(
+        session,
+        principal,
+        "register",
+        "client_system",
+        system.client_id,
+        partnership_id=stored_as,
+        detail={"name": system.name, "national_body": code},
+    )
+    credential = await issue_credential(session, outbox, principal, system)
+    return ClientSystemOut(
+        client_id=system.client_id,
+        partnership_id=stored_as,
+        name=system.name,
+        organisation=system.organisation,
+        allowed_event_types=[],
+        credential=credential,
+        national_body=code,
+    )
+
+
 async def find_client_system(session: AsyncSession, client_id: str) -> ClientSystem:
     system = await session.get(ClientSystem, client_id)
     if system is None:
@@ -277,6 +337,7 @@ async def issue_credential(
             client_id=system.client_id,
             partnership_id=system.partnership_id,
             token_hash=token_hash,
+            national_body=national_body_of(system.partnership_id),
         ),
         partnership_id=system.partnership_id,
         subject=system.client_id,
@@ -314,6 +375,7 @@ async def revoke_credential(
             credential_id=credential_id,
             client_id=client_id,
             partnership_id=credential.partnership_id,
+            national_body=national_body_of(credential.partnership_id),
         ),
         partnership_id=credential.partnership_id,
         subject=client_id,

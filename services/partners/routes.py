@@ -18,6 +18,7 @@ from services.partners.schemas import (
     DelegationEndIn,
     DelegationIn,
     DelegationOut,
+    NationalBodyClientSystemIn,
     Page,
     PartnerOut,
     PartnerPatch,
@@ -30,6 +31,7 @@ from services.partners.schemas import (
     StatusChangeOut,
 )
 from services.partners.settings import PartnersSettings
+from shared.auth import NationalBody
 from shared.service import PrincipalDep, RuntimeDep, SessionDep
 
 router = APIRouter(tags=["partnerships"])
@@ -86,6 +88,24 @@ async def register_client_system(
 ) -> ClientSystemOut:
     return await registry.register_client_system(
         session, runtime.outbox, principal, partnership_id, body
+    )
+
+
+@router.post(
+    "/national-bodies/{code}/client-systems",
+    status_code=status.HTTP_201_CREATED,
+    tags=["client systems"],
+    summary="Register a national body's read-only system; its first token is shown once",
+)
+async def register_national_body_system(
+    code: NationalBody,
+    body: NationalBodyClientSystemIn,
+    principal: PrincipalDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> ClientSystemOut:
+    return await registry.register_national_body_system(
+        session, runtime.outbox, principal, code, body
     )
 
 

@@ -107,6 +107,15 @@ class ClientSystemIn(Strict):
     )
 
 
+class NationalBodyClientSystemIn(Strict):
+    """A national body's system only reads, so it is granted no event types."""
+
+    name: str = Field(min_length=2, max_length=200, examples=["Panel case viewer"])
+    organisation: str = Field(
+        min_length=2, max_length=200, examples=["Child Safeguarding Practice Review Panel"]
+    )
+
+
 class CredentialOut(BaseModel):
     credential_id: str
     token: str = Field(description="Shown once; store it now. Only its hash is kept.")
@@ -119,6 +128,10 @@ class ClientSystemOut(BaseModel):
     organisation: str
     allowed_event_types: list[str]
     credential: CredentialOut | None = None
+    national_body: str | None = Field(
+        default=None,
+        description="Set for a national body's system, stored as partnership 'national:<code>'",
+    )
 
 
 PartnershipStatus = Literal["drafting_arrangements", "published", "implemented", "dissolved"]

@@ -21,5 +21,7 @@ class ReportingSettings(ServiceSettings):
 
     service_name: str = "reporting"
     port: int = 8004
+    # Its events (delivery receipts, figures) are not on a latency-critical path: batch them.
+    outbox_linger_seconds: float = 0.02
     extra_bank_holidays: list[date] = []
     """Holidays proclaimed by the Crown that the ``holidays`` package does not know yet."""

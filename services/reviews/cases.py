@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import String, cast
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -343,9 +344,32 @@ def _event(case: CaseOut) -> IncidentNotified:
 # -- reads ------------------------------------------------------------------------------------
 
 
+def notified_case_ids(national_body: str) -> Any:
+    """Ids of the cases notified to a national body: its code among the recipients of a
+    notification rule's deadline, which is what a case's ``notify`` lists. The recipients are
+    a JSON list of fixed codes, so matching the quoted code in its text is exact."""
+    return select(CaseDeadline.case_id).where(
+        col(CaseDeadline.rule_id).in_(sorted(NOTIFICATION_RULES)),
+        cast(col(CaseDeadline.recipients), String).contains(f'"{national_body}"'),
+    )
+
+
+async def may_read(session: AsyncSession, principal: Principal, case: Case) -> bool:
+    """The partnership's members (and the operator) read a case; a national body reads it
+    only if the case was notified to it."""
+    if principal.can_see(case.partnership_id):
+        return True
+    if principal.national_body is None:
+        return False
+    found = await session.exec(
+        notified_case_ids(principal.national_body).where(CaseDeadline.case_id == case.id)
+    )
+    return found.first() is not None
+
+
 async def get_case(session: AsyncSession, principal: Principal, case_id: str) -> CaseOut:
     case = await session.get(Case, case_id)
-    if case is None or not principal.can_see(case.partnership_id):
+    if case is None or not await may_read(session, principal, case):
         raise NotFound("Case not found.")
     record_audit(session, principal, "read", "case", case.id, partnership_id=case.partnership_id)
     return _case_out(case, await _deadlines_of(session, [case.id]))
@@ -360,11 +384,14 @@ async def list_cases(
     limit: int,
     offset: int,
 ) -> tuple[list[CaseOut], int]:
-    """Cases of the caller's partnerships (the operator sees all), newest first."""
+    """Cases of the caller's partnerships (the operator sees all; a national body those
+    notified to it), newest first."""
     query = select(Case)
     count = select(func.count()).select_from(Case)
     conditions: list[Any] = []
-    if not principal.is_admin:
+    if principal.national_body is not None:
+        conditions.append(col(Case.id).in_(notified_case_ids(principal.national_body)))
+    elif not principal.is_admin:
         conditions.append(col(Case.partnership_id).in_(sorted(principal.partnership_ids)))
     if partnership_id is not None:
         conditions.append(Case.partnership_id == partnership_id)

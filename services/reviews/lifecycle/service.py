@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.reviews.cases import IntakePolicy
+from services.reviews.cases import IntakePolicy, may_read
 from services.reviews.lifecycle import schemas as s
 from services.reviews.lifecycle.machine import (
     BY_NAME,
@@ -109,9 +109,19 @@ def _parse(model: type[M], data: dict[str, Any]) -> M:
 
 
 async def visible_case(session: AsyncSession, principal: Principal, case_id: str) -> Case:
-    """The case, or 404 when missing or another partnership's (existence not disclosed)."""
+    """The case to change, or 404 when missing or another partnership's (existence not
+    disclosed). A national body never writes: 403 whatever the case."""
+    principal.require_writer()
     case = await session.get(Case, case_id)
     if case is None or not principal.can_see(case.partnership_id):
+        raise NotFound("Case not found.")
+    return case
+
+
+async def readable_case(session: AsyncSession, principal: Principal, case_id: str) -> Case:
+    """The case to read: as ``visible_case``, and also a national body's if notified to it."""
+    case = await session.get(Case, case_id)
+    if case is None or not await may_read(session, principal, case):
         raise NotFound("Case not found.")
     return case
 
@@ -673,7 +683,7 @@ async def timeline(
     limit: int,
     offset: int,
 ) -> s.TimelinePage:
-    case = await visible_case(session, principal, case_id)
+    case = await readable_case(session, principal, case_id)
     conditions: list[Any] = [TimelineEntry.case_id == case.id]
     if transition is not None:
         conditions.append(TimelineEntry.transition == transition)
@@ -760,7 +770,7 @@ async def put_rapid_review(
 async def get_rapid_review(
     session: AsyncSession, principal: Principal, case_id: str
 ) -> s.RapidReviewOut:
-    case = await visible_case(session, principal, case_id)
+    case = await readable_case(session, principal, case_id)
     row = await session.get(RapidReview, case.id)
     if row is None:
         raise NotFound("No rapid review recorded for this case yet.")
@@ -791,7 +801,7 @@ def _rapid_out(r: RapidReview) -> s.RapidReviewOut:
 async def get_panel_response(
     session: AsyncSession, principal: Principal, case_id: str
 ) -> s.PanelResponseOut:
-    case = await visible_case(session, principal, case_id)
+    case = await readable_case(session, principal, case_id)
     row = await session.get(PanelResponse, case.id)
     if row is None:
         raise NotFound("No Panel response recorded for this case yet.")
@@ -952,7 +962,7 @@ async def put_local_review(
 async def get_local_review(
     session: AsyncSession, principal: Principal, case_id: str
 ) -> s.LocalReviewOut:
-    case = await visible_case(session, principal, case_id)
+    case = await readable_case(session, principal, case_id)
     row = await session.get(LocalReview, case.id)
     if row is None:
         raise NotFound("No local review for this case.")
@@ -1048,7 +1058,7 @@ async def list_report_versions(
     limit: int,
     offset: int,
 ) -> s.ReportVersionPage:
-    case = await visible_case(session, principal, case_id)
+    case = await readable_case(session, principal, case_id)
     conditions: list[Any] = [ReportVersion.case_id == case.id]
     if final is not None:
         conditions.append(col(ReportVersion.final).is_(final))
@@ -1211,7 +1221,7 @@ async def list_recommendations(
     limit: int,
     offset: int,
 ) -> s.RecommendationPage:
-    case = await visible_case(session, principal, case_id)
+    case = await readable_case(session, principal, case_id)
     conditions: list[Any] = [Recommendation.case_id == case.id]
     if status is not None:
         conditions.append(_status_condition(status))
@@ -1246,7 +1256,7 @@ async def list_recommendations(
 async def get_recommendation(
     session: AsyncSession, principal: Principal, case_id: str, recommendation_id: str
 ) -> s.RecommendationOut:
-    case = await visible_case(session, principal, case_id)
+    case = await readable_case(session, principal, case_id)
     row = await _recommendation(session, case, recommendation_id)
     record_audit(
         session, principal, "read", "recommendation", row.id, partnership_id=case.partnership_id

@@ -40,7 +40,10 @@ class PartnershipCreated(EventPayload):
 
 
 class ClientSystemRegistered(EventPayload):
-    """An external system (council case system, police or health system) was registered."""
+    """An external system (council case system, police or health system) was registered.
+
+    A national body's system (``national_body`` set: panel, dfe, ofsted, foundations, yjb)
+    belongs to no partnership: its ``partnership_id`` is ``"national:<code>"``."""
 
     event_name = "client_system.registered"
     client_id: str
@@ -48,6 +51,7 @@ class ClientSystemRegistered(EventPayload):
     name: str
     organisation: str
     allowed_event_types: list[str]
+    national_body: str | None = None
 
 
 class ClientCredentialIssued(EventPayload):
@@ -58,6 +62,7 @@ class ClientCredentialIssued(EventPayload):
     client_id: str
     partnership_id: str
     token_hash: str
+    national_body: str | None = None
 
 
 class ClientCredentialRevoked(EventPayload):
@@ -65,6 +70,7 @@ class ClientCredentialRevoked(EventPayload):
     credential_id: str
     client_id: str
     partnership_id: str
+    national_body: str | None = None
 
 
 class PartnershipUpdated(EventPayload):
