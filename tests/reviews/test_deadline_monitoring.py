@@ -13,12 +13,14 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from sqlmodel import select
 
 from services.reviews.app import create_app
 from services.reviews.deadlines.monitor import Monitor
 from services.reviews.deadlines.scheduler import TickResult, tick
 from services.reviews.settings import ReviewsSettings
 from shared.processes import EmbeddedBroker
+from shared.tables import AuditEntry
 from tests.reviews.reviews_support import (
     BRADFORD,
     LEEDS,
@@ -536,3 +538,26 @@ def test_settings_refuse_unknown_rules_and_negative_lead_times() -> None:
         ReviewsSettings(deadline_lead_times={SIN: -1})
     with pytest.raises(ValueError):
         ReviewsSettings(deadline_check_interval_seconds=0)
+
+
+async def test_listing_deadlines_audits_a_read_of_each_case_shown(world: World) -> None:
+    case = await world.notify("2027-07-05")
+    world.at("2027-07-06")
+
+    async def reads() -> list[AuditEntry]:
+        async with world.app.state.runtime.db.read() as session:
+            rows = await session.exec(
+                select(AuditEntry)
+                .where(AuditEntry.entity_id == case)
+                .where(AuditEntry.action == "read")
+            )
+            return list(rows.all())
+
+    before = len(await reads())
+    listed = await world.http.get(
+        "/deadlines", params={"case_id": case}, headers=world.a_client.headers
+    )
+    assert listed.status_code == 200 and listed.json()["total"] == 2
+    after = await reads()
+    assert len(after) == before + 1  # two deadlines of one case: one read entry
+    assert after[-1].detail == {"via": "deadlines"}

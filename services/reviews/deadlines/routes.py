@@ -18,6 +18,7 @@ from services.reviews.deadlines.schemas import (
     RulePage,
 )
 from services.reviews.settings import ReviewsSettings
+from shared.audit import record_audit
 from shared.service import PrincipalDep, RuntimeDep, SessionDep
 
 router = APIRouter(tags=["deadlines"])
@@ -64,6 +65,19 @@ async def list_deadlines(
         limit=limit,
         offset=offset,
     )
+    # Every read of a case is audited (issue 4): one entry per case whose deadlines were shown.
+    for shown_case, shown_partnership in dict.fromkeys(
+        (i.case_id, i.partnership_id) for i in items
+    ):
+        record_audit(
+            session,
+            principal,
+            "read",
+            "case",
+            shown_case,
+            partnership_id=shown_partnership,
+            detail={"via": "deadlines"},
+        )
     return DeadlinePage(items=items, total=total, limit=limit, offset=offset, as_of=today)
 
 
