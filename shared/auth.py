@@ -8,6 +8,11 @@ notified to that body.
 A national body's system is stored in the shared ``client_system`` / ``client_credential``
 tables with ``partnership_id = "national:<code>"`` (e.g. ``national:panel``): partnership ids
 are UUIDs, so the sentinel never names a partnership, and no column or migration is needed.
+
+A person of a partnership (issue 4: e.g. a council safeguarding officer) is kept the same way:
+a ``client_system`` row whose ``client_id`` starts with ``person-``, whose roles ride in
+``allowed_event_types`` as ``role:<name>`` entries beside the event types they grant (no event
+type starts with ``role:``), so again no column or migration is needed.
 """
 
 from __future__ import annotations
@@ -46,6 +51,26 @@ def national_body_of(partnership_id: str) -> str | None:
     return None
 
 
+PERSON_ID_PREFIX = "person-"
+ROLE_PREFIX = "role:"
+
+
+def is_person_id(client_id: str) -> bool:
+    """Whether a stored ``client_id`` is a person's rather than a system's."""
+    return client_id.startswith(PERSON_ID_PREFIX)
+
+
+def stored_grants(event_types: list[str], roles: list[str]) -> list[str]:
+    """What ``allowed_event_types`` holds: the event types, then the roles (``role:<name>``)."""
+    return [*event_types, *(ROLE_PREFIX + r for r in roles)]
+
+
+def split_grants(stored: list[str]) -> tuple[list[str], list[str]]:
+    """The event types and the roles held in a stored ``allowed_event_types``."""
+    roles = [g.removeprefix(ROLE_PREFIX) for g in stored if g.startswith(ROLE_PREFIX)]
+    return [g for g in stored if not g.startswith(ROLE_PREFIX)], roles
+
+
 def generate_token() -> tuple[str, str]:
     """A new token and its hash; the token is returned to the caller once and never stored."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -59,11 +84,12 @@ def hash_token(token: str) -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    kind: str  # "admin", "client" or "national_body"
+    kind: str  # "admin", "client", "person" or "national_body"
     id: str
     partnership_ids: frozenset[str] = field(default_factory=frozenset)
     allowed_event_types: frozenset[str] = field(default_factory=frozenset)
     national_body: str | None = None  # set only for kind "national_body"
+    roles: frozenset[str] = field(default_factory=frozenset)  # set only for kind "person"
 
     @property
     def is_admin(self) -> bool:
@@ -89,6 +115,8 @@ class Principal:
     def require_event_type(self, event_type: str) -> None:
         self.require_writer()
         if not self.is_admin and event_type not in self.allowed_event_types:
+            if self.kind == "person":
+                raise Forbidden(f"Your roles do not allow posting '{event_type}'.")
             raise Forbidden(f"This client system may not post '{event_type}'.")
 
     def require_admin(self) -> None:
@@ -118,9 +146,11 @@ async def authenticate(session: AsyncSession, token: str, admin_token: str) -> P
     body = national_body_of(row.partnership_id)
     if body is not None:
         return Principal(kind="national_body", id=row.client_id, national_body=body)
+    event_types, roles = split_grants(list(system.allowed_event_types or []) if system else [])
     return Principal(
-        kind="client",
+        kind="person" if is_person_id(row.client_id) else "client",
         id=row.client_id,
         partnership_ids=frozenset({row.partnership_id}),
-        allowed_event_types=frozenset(system.allowed_event_types or []) if system else frozenset(),
+        allowed_event_types=frozenset(event_types),
+        roles=frozenset(roles) if is_person_id(row.client_id) else frozenset(),
     )

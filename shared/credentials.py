@@ -3,14 +3,15 @@
 Services other than partners authenticate client systems against this copy (event-carried
 state transfer), so they never read the partner registry's database. A national body's system
 is kept under ``partnership_id = "national:<code>"`` (shared.auth), which is how
-authentication recognises it.
+authentication recognises it; a person of a partnership (``person`` true) is kept as a system
+whose roles ride in ``allowed_event_types`` (shared.auth), so it authenticates as kind "person".
 """
 
 from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.auth import national_partnership_id
+from shared.auth import national_partnership_id, stored_grants
 from shared.consumer import Handler
 from shared.contracts.partners import (
     ClientCredentialIssued,
@@ -44,7 +45,10 @@ async def on_client_system_registered(
     system.partnership_id = _stored_partnership(payload)
     system.name = payload.name
     system.organisation = payload.organisation
-    system.allowed_event_types = list(payload.allowed_event_types)
+    # A person's roles are kept beside the event types they grant (shared.auth).
+    system.allowed_event_types = stored_grants(
+        list(payload.allowed_event_types), list(payload.roles) if payload.person else []
+    )
     session.add(system)
 
 

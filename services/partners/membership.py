@@ -36,7 +36,7 @@ from services.partners.schemas import (
     StatusChangeOut,
 )
 from shared.audit import record_audit
-from shared.auth import Principal
+from shared.auth import PERSON_ID_PREFIX, Principal
 from shared.contracts.partners import (
     CouncilJoined,
     CouncilLeft,
@@ -573,19 +573,21 @@ def _delegation_out(d: Delegation, kind: str) -> DelegationOut:
 async def list_client_systems(
     session: AsyncSession, principal: Principal, partnership_id: str, limit: int, offset: int
 ) -> tuple[list[ClientSystemSummary], int]:
-    """The partnership's systems and their credentials (ids and dates, never tokens)."""
+    """The partnership's systems (not its people) and their credentials (never tokens)."""
     await partnership_for(session, principal, partnership_id)
     total = (
         await session.exec(
             select(func.count())
             .select_from(ClientSystem)
             .where(ClientSystem.partnership_id == partnership_id)
+            .where(~col(ClientSystem.client_id).startswith(PERSON_ID_PREFIX))
         )
     ).one()
     systems = (
         await session.exec(
             select(ClientSystem)
             .where(ClientSystem.partnership_id == partnership_id)
+            .where(~col(ClientSystem.client_id).startswith(PERSON_ID_PREFIX))  # people.py
             .order_by(col(ClientSystem.created_at), col(ClientSystem.client_id))
             .limit(limit)
             .offset(offset)

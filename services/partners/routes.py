@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from services.partners import membership, registry, seniority
+from services.partners import membership, people, registry, roles, seniority
 from services.partners.schemas import (
     ClientSystemIn,
     ClientSystemOut,
@@ -27,6 +27,8 @@ from services.partners.schemas import (
     PartnershipPage,
     PartnershipPatch,
     PartnershipStatus,
+    PersonIn,
+    PersonOut,
     StatusChangeIn,
     StatusChangeOut,
 )
@@ -321,3 +323,56 @@ async def list_client_systems(
         session, principal, partnership_id, limit, offset
     )
     return Page[ClientSystemSummary](items=items, total=total, limit=limit, offset=offset)
+
+
+# ---- people who act for the partnership (issue 4) ----------------------------------------------
+
+
+@router.get("/roles", tags=["people"], summary="Roles a person may hold, and what each may post")
+async def list_roles() -> dict[str, list[str]]:
+    return {role: list(types) for role, types in roles.ROLE_EVENT_TYPES.items()}
+
+
+@router.post(
+    "/partnerships/{partnership_id}/people",
+    status_code=status.HTTP_201_CREATED,
+    tags=["people"],
+    summary="Register a person with roles; their first token is in the response, once",
+)
+async def register_person(
+    partnership_id: str,
+    body: PersonIn,
+    principal: PrincipalDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> PersonOut:
+    return await people.register_person(session, runtime.outbox, principal, partnership_id, body)
+
+
+@router.get("/partnerships/{partnership_id}/people", tags=["people"])
+async def list_people(
+    partnership_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[PersonOut]:
+    items, total = await people.list_people(session, principal, partnership_id, limit, offset)
+    return Page[PersonOut](items=items, total=total, limit=limit, offset=offset)
+
+
+@router.delete(
+    "/partnerships/{partnership_id}/people/{person_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["people"],
+    summary="Revoke every token of the person (their record is kept)",
+)
+async def revoke_person(
+    partnership_id: str,
+    person_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    await people.revoke_person(session, runtime.outbox, principal, partnership_id, person_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

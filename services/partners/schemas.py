@@ -7,6 +7,9 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.partners.roles import Role
+from shared.auth import ROLE_PREFIX
+
 PartnerKind = Literal["local_authority", "health_board", "police"]
 REQUIRED_KINDS: frozenset[str] = frozenset({"local_authority", "health_board", "police"})
 
@@ -106,6 +109,14 @@ class ClientSystemIn(Strict):
         description="What the system may post, e.g. incident.notified",
     )
 
+    @field_validator("allowed_event_types")
+    @classmethod
+    def _no_role_entries(cls, types: list[str]) -> list[str]:
+        """``role:`` entries mark a person's roles in storage (shared.auth), never a system's."""
+        if any(t.startswith(ROLE_PREFIX) for t in types):
+            raise ValueError(f"event types may not start with '{ROLE_PREFIX}'")
+        return types
+
 
 class NationalBodyClientSystemIn(Strict):
     """A national body's system only reads, so it is granted no event types."""
@@ -131,6 +142,38 @@ class ClientSystemOut(BaseModel):
     national_body: str | None = Field(
         default=None,
         description="Set for a national body's system, stored as partnership 'national:<code>'",
+    )
+
+
+class PersonIn(Strict):
+    """A named person of the partnership; their roles decide what they may post."""
+
+    name: str = Field(min_length=2, max_length=200, examples=["Asha Patel"])
+    organisation: str = Field(min_length=2, max_length=200, examples=["Leeds City Council"])
+    roles: list[Role] = Field(
+        min_length=1,
+        max_length=6,
+        examples=[["council_safeguarding_officer"]],
+        description="GET /roles lists the roles and what each may post",
+    )
+
+    @field_validator("roles")
+    @classmethod
+    def _distinct_roles(cls, roles: list[Role]) -> list[Role]:
+        return list(dict.fromkeys(roles))
+
+
+class PersonOut(BaseModel):
+    person_id: str
+    partnership_id: str
+    name: str
+    organisation: str
+    roles: list[str]
+    allowed_event_types: list[str] = Field(description="What the roles let the person post")
+    created_at: datetime
+    active: bool = Field(description="False once every token of the person is revoked")
+    credential: CredentialOut | None = Field(
+        default=None, description="Only in the registration response: the token, shown once"
     )
 
 

@@ -43,7 +43,10 @@ class ClientSystemRegistered(EventPayload):
     """An external system (council case system, police or health system) was registered.
 
     A national body's system (``national_body`` set: panel, dfe, ofsted, foundations, yjb)
-    belongs to no partnership: its ``partnership_id`` is ``"national:<code>"``."""
+    belongs to no partnership: its ``partnership_id`` is ``"national:<code>"``.
+
+    A person of the partnership (``person`` true) is registered the same way: ``roles`` names
+    their roles and ``allowed_event_types`` is what those roles may post."""
 
     event_name = "client_system.registered"
     client_id: str
@@ -52,6 +55,8 @@ class ClientSystemRegistered(EventPayload):
     organisation: str
     allowed_event_types: list[str]
     national_body: str | None = None
+    person: bool = False
+    roles: list[str] = []
 
 
 class ClientCredentialIssued(EventPayload):
