@@ -15,17 +15,17 @@ lock: in WAL mode readers never wait for the writer.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import ColumnElement, event, func, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import registry
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.sqlite_inline import inline_connector
@@ -142,15 +142,16 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self._sqlite = is_sqlite(url)
+        self._sqlite_file = ""  # the resolved path: the key of its writer lock
+        kwargs: dict[str, Any] = {"echo": echo}
         if self._sqlite:
             _ensure_sqlite_dir(url)
-        kwargs: dict[str, Any] = {"echo": echo}
-        if not self._sqlite:
-            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
-        database = make_url(url).database or ":memory:"
-        self._sqlite_file = database if database == ":memory:" else str(Path(database).resolve())
-        if self._sqlite:
+            database = make_url(url).database or ":memory:"
+            in_memory = database == ":memory:"
+            self._sqlite_file = database if in_memory else str(Path(database).resolve())
             kwargs["async_creator"] = inline_connector(database)
+        else:
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
         if self._sqlite:
             configure_sqlite(self.engine.sync_engine)
@@ -236,3 +237,26 @@ async def _number_events_in_commit_order(session: AsyncSession) -> None:
     await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": OUTBOX_ORDER_LOCK_KEY})
     for event_id in session.info.get(EMITTED_EVENT_IDS, []):
         await conn.execute(_RENUMBER, {"event_id": event_id})
+
+
+Row = TypeVar("Row")
+
+
+async def fetch_page(
+    session: AsyncSession,
+    model: type[Row],
+    where: Sequence[ColumnElement[bool]],
+    order_by: Sequence[Any],
+    *,
+    limit: int,
+    offset: int,
+) -> tuple[list[Row], int]:
+    """One page of ``model`` rows matching ``where``, and how many match in all: what every
+    paginated list endpoint answers (items, total)."""
+    total = (await session.exec(select(func.count()).select_from(model).where(*where))).one()
+    rows = (
+        await session.exec(
+            select(model).where(*where).order_by(*order_by).limit(limit).offset(offset)
+        )
+    ).all()
+    return list(rows), int(total)

@@ -21,6 +21,7 @@ from services.partners.models import (
     PartnershipStatusChange,
     SafeguardingPartner,
 )
+from services.partners.registry import partnership_for
 from services.partners.schemas import (
     ClientSystemSummary,
     CouncilJoinIn,
@@ -46,20 +47,10 @@ from shared.contracts.partners import (
     PartnershipStatusChanged,
     PartnershipUpdated,
 )
+from shared.db import fetch_page
 from shared.outbox import Outbox
 from shared.problems import Conflict, NotFound, Unprocessable
 from shared.tables import ClientCredential, ClientSystem, utcnow
-
-
-async def partnership_for(
-    session: AsyncSession, principal: Principal, partnership_id: str
-) -> Partnership:
-    """The partnership if the caller may see it; 404 otherwise (existence not disclosed)."""
-    principal.require_partnership(partnership_id)
-    partnership = await session.get(Partnership, partnership_id)
-    if partnership is None:
-        raise NotFound("Partnership not found.")
-    return partnership
 
 
 def _actor(principal: Principal) -> str:
@@ -575,24 +566,17 @@ async def list_client_systems(
 ) -> tuple[list[ClientSystemSummary], int]:
     """The partnership's systems (not its people) and their credentials (never tokens)."""
     await partnership_for(session, principal, partnership_id)
-    total = (
-        await session.exec(
-            select(func.count())
-            .select_from(ClientSystem)
-            .where(ClientSystem.partnership_id == partnership_id)
-            .where(~col(ClientSystem.client_id).startswith(PERSON_ID_PREFIX))
-        )
-    ).one()
-    systems = (
-        await session.exec(
-            select(ClientSystem)
-            .where(ClientSystem.partnership_id == partnership_id)
-            .where(~col(ClientSystem.client_id).startswith(PERSON_ID_PREFIX))  # people.py
-            .order_by(col(ClientSystem.created_at), col(ClientSystem.client_id))
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
+    systems, total = await fetch_page(
+        session,
+        ClientSystem,
+        [
+            col(ClientSystem.partnership_id) == partnership_id,
+            ~col(ClientSystem.client_id).startswith(PERSON_ID_PREFIX),  # people: people.py
+        ],
+        [col(ClientSystem.created_at), col(ClientSystem.client_id)],
+        limit=limit,
+        offset=offset,
+    )
     ids = [s.client_id for s in systems]
     credentials = (
         await session.exec(

@@ -10,16 +10,16 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import ColumnElement
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.partners.membership import partnership_for
-from services.partners.registry import issue_credential, revoke_credential
+from services.partners.registry import issue_credential, partnership_for, revoke_credential
 from services.partners.roles import event_types_for
 from services.partners.schemas import PersonIn, PersonOut
 from shared.audit import record_audit
 from shared.auth import PERSON_ID_PREFIX, Principal, split_grants, stored_grants
 from shared.contracts.partners import ClientSystemRegistered
+from shared.db import fetch_page
 from shared.outbox import Outbox
 from shared.problems import NotFound
 from shared.tables import ClientCredential, ClientSystem
@@ -102,16 +102,14 @@ async def list_people(
     """The partnership's people and whether each still holds a live token (never tokens)."""
     await partnership_for(session, principal, partnership_id)
     where = _people_of(partnership_id)
-    total = (await session.exec(select(func.count()).select_from(ClientSystem).where(*where))).one()
-    people = (
-        await session.exec(
-            select(ClientSystem)
-            .where(*where)
-            .order_by(col(ClientSystem.created_at), col(ClientSystem.client_id))
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
+    people, total = await fetch_page(
+        session,
+        ClientSystem,
+        where,
+        [col(ClientSystem.created_at), col(ClientSystem.client_id)],
+        limit=limit,
+        offset=offset,
+    )
     live = set(
         (
             await session.exec(

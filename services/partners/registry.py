@@ -35,6 +35,7 @@ from shared.contracts.partners import (
     PartnershipCreated,
     SafeguardingPartnerRef,
 )
+from shared.db import fetch_page
 from shared.outbox import Outbox
 from shared.problems import Conflict, NotFound
 from shared.tables import ClientCredential, ClientSystem, utcnow
@@ -146,13 +147,23 @@ def _partnership_out(
     )
 
 
-async def get_partnership(
+async def partnership_for(
     session: AsyncSession, principal: Principal, partnership_id: str
-) -> PartnershipOut:
+) -> Partnership:
+    """The partnership if the caller may see it; 404 otherwise (existence not disclosed).
+
+    Every feature of the registry starts here before touching a partnership's records."""
     principal.require_partnership(partnership_id)
     partnership = await session.get(Partnership, partnership_id)
     if partnership is None:
         raise NotFound("Partnership not found.")
+    return partnership
+
+
+async def get_partnership(
+    session: AsyncSession, principal: Principal, partnership_id: str
+) -> PartnershipOut:
+    partnership = await partnership_for(session, principal, partnership_id)
     councils = (
         await session.exec(
             select(Council)
@@ -195,17 +206,36 @@ async def list_partnerships(
                 .where(col(Council.left_on).is_(None))
             )
         )
-    query = select(Partnership).where(*conditions)
-    count = select(func.count()).select_from(Partnership).where(*conditions)
-    total = (await session.exec(count)).one()
-    rows = (
+    rows, total = await fetch_page(
+        session,
+        Partnership,
+        conditions,
+        [col(Partnership.created_at), col(Partnership.id)],
+        limit=limit,
+        offset=offset,
+    )
+    # The page's councils (current) and partners in two queries, not two per partnership.
+    ids = [p.id for p in rows]
+    councils = (
         await session.exec(
-            query.order_by(col(Partnership.created_at), col(Partnership.id))
-            .limit(limit)
-            .offset(offset)
+            select(Council)
+            .where(col(Council.partnership_id).in_(ids))
+            .where(col(Council.left_on).is_(None))
         )
     ).all()
-    return [await get_partnership(session, principal, p.id) for p in rows], int(total)
+    partners = (
+        await session.exec(
+            select(SafeguardingPartner).where(col(SafeguardingPartner.partnership_id).in_(ids))
+        )
+    ).all()
+    return [
+        _partnership_out(
+            p,
+            [c for c in councils if c.partnership_id == p.id],
+            [x for x in partners if x.partnership_id == p.id],
+        )
+        for p in rows
+    ], total
 
 
 async def register_client_system(

@@ -30,7 +30,7 @@ from services.partners.agencies.schemas import (
     ReviewPolicyIn,
     ReviewPolicyOut,
 )
-from services.partners.membership import partnership_for
+from services.partners.registry import partnership_for
 from shared.audit import record_audit
 from shared.auth import Principal
 from shared.contracts.partners.agencies import (
@@ -41,6 +41,7 @@ from shared.contracts.partners.agencies import (
     RelevantAgencyState,
     RelevantAgencyUpdated,
 )
+from shared.db import fetch_page
 from shared.outbox import Outbox
 from shared.problems import Conflict, NotFound, Unprocessable
 from shared.tables import utcnow
@@ -474,13 +475,8 @@ async def list_agencies(
         horizon = (as_of or today()).toordinal() + review_due_within_days
         where.append(col(RelevantAgency.next_review_due) <= date.fromordinal(horizon))
         order.insert(0, col(RelevantAgency.next_review_due))
-    total = (
-        await session.exec(select(func.count()).select_from(RelevantAgency).where(*where))
-    ).one()
-    rows = (
-        await session.exec(
-            select(RelevantAgency).where(*where).order_by(*order).limit(limit).offset(offset)
-        )
-    ).all()
+    rows, total = await fetch_page(
+        session, RelevantAgency, where, order, limit=limit, offset=offset
+    )
     cadence = await cadence_for(session, partnership_id)
-    return [_out(r, cadence) for r in rows], int(total)
+    return [_out(r, cadence) for r in rows], total

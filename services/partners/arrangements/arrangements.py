@@ -30,7 +30,7 @@ from services.partners.arrangements.schemas import (
     MissingItem,
     PublishIn,
 )
-from services.partners.models import Partnership
+from services.partners.registry import partnership_for
 from shared.audit import record_audit
 from shared.auth import Principal
 from shared.contracts.partners.arrangements import (
@@ -41,17 +41,6 @@ from shared.contracts.partners.arrangements import (
 from shared.outbox import Outbox
 from shared.problems import Conflict, NotFound, Unprocessable
 from shared.tables import utcnow
-
-
-async def require_partnership(
-    session: AsyncSession, principal: Principal, partnership_id: str
-) -> Partnership:
-    """Admin or the partnership's own client systems; anything else answers 404."""
-    principal.require_partnership(partnership_id)
-    partnership = await session.get(Partnership, partnership_id)
-    if partnership is None:
-        raise NotFound("Partnership not found.")
-    return partnership
 
 
 def _dump(content: ArrangementsContent, *, only_set: bool = False) -> dict[str, Any]:
@@ -99,7 +88,7 @@ async def create_draft(
     body: ArrangementsIn,
 ) -> ArrangementsOut:
     """A new version, at most one draft at a time; a republication starts here too."""
-    await require_partnership(session, principal, partnership_id)
+    await partnership_for(session, principal, partnership_id)
     versions = (
         await session.exec(
             select(ArrangementsVersion).where(ArrangementsVersion.partnership_id == partnership_id)
@@ -161,7 +150,7 @@ async def patch_draft(
     version: int,
     body: ArrangementsPatch,
 ) -> ArrangementsOut:
-    await require_partnership(session, principal, partnership_id)
+    await partnership_for(session, principal, partnership_id)
     row = await _find(session, partnership_id, version)
     if row.status != "draft":
         raise Conflict(f"Version {version} is published and cannot change; start a new version.")
@@ -203,14 +192,14 @@ async def patch_draft(
 async def get_version(
     session: AsyncSession, principal: Principal, partnership_id: str, version: int
 ) -> ArrangementsOut:
-    await require_partnership(session, principal, partnership_id)
+    await partnership_for(session, principal, partnership_id)
     return _out(await _find(session, partnership_id, version))
 
 
 async def completeness(
     session: AsyncSession, principal: Principal, partnership_id: str, version: int
 ) -> Completeness:
-    await require_partnership(session, principal, partnership_id)
+    await partnership_for(session, principal, partnership_id)
     row = await _find(session, partnership_id, version)
     missing = missing_items(row.content)
     return Completeness(
@@ -232,7 +221,7 @@ async def list_versions(
     limit: int,
     offset: int,
 ) -> tuple[list[ArrangementsOut], int]:
-    await require_partnership(session, principal, partnership_id)
+    await partnership_for(session, principal, partnership_id)
     query = select(ArrangementsVersion).where(ArrangementsVersion.partnership_id == partnership_id)
     count = (
         select(func.count())
@@ -260,7 +249,7 @@ async def publish(
     today: date | None = None,
 ) -> ArrangementsOut:
     """Publish a complete draft with an implementation date inside the window (domain.md 2)."""
-    await require_partnership(session, principal, partnership_id)
+    await partnership_for(session, principal, partnership_id)
     row = await _find(session, partnership_id, version)
     if row.status != "draft":
         raise Conflict(f"Version {version} is already published; republish as a new version.")

@@ -37,7 +37,8 @@ from services.partners.funding.schemas import (
     FundingSettingsPatch,
     InKindOut,
 )
-from services.partners.models import Partnership, SafeguardingPartner
+from services.partners.models import SafeguardingPartner
+from services.partners.registry import partnership_for
 from shared.audit import record_audit
 from shared.auth import Principal
 from shared.contracts.partners.funding import (
@@ -47,20 +48,10 @@ from shared.contracts.partners.funding import (
     FundingContributionWithdrawn,
     FundingSettingsUpdated,
 )
+from shared.db import fetch_page
 from shared.outbox import Outbox
 from shared.problems import Conflict, NotFound, Unprocessable
 from shared.tables import utcnow
-
-
-async def require_partnership(
-    session: AsyncSession, principal: Principal, partnership_id: str
-) -> Partnership:
-    """Admin or the partnership's own client systems; anything else answers 404."""
-    principal.require_partnership(partnership_id)
-    partnership = await session.get(Partnership, partnership_id)
-    if partnership is None:
-        raise NotFound("Partnership not found.")
-    return partnership
 
 
 async def _partners(session: AsyncSession, partnership_id: str) -> list[SafeguardingPartner]:
@@ -102,7 +93,7 @@ def _settings_out(
 async def get_settings(
     session: AsyncSession, principal: Principal, partnership_id: str
 ) -> FundingSettingsOut:
-    await require_partnership(session, principal, partnership_id)
+    await partnership_for(session, principal, partnership_id)
     return _settings_out(partnership_id, await session.get(FundingSettings, partnership_id))
 
 
@@ -113,7 +104,7 @@ async def patch_settings(
     partnership_id: str,
     body: FundingSettingsPatch,
 ) -> FundingSettingsOut:
-    await require_partnership(session, principal, partnership_id)
+    await partnership_for(session, principal, partnership_id)
     settings = await session.get(FundingSettings, partnership_id) or FundingSettings(
         partnership_id=partnership_id
     )
@@ -207,7 +198,7 @@ async def _find_budget(session: AsyncSession, partnership_id: str, year: str) ->
 async def create_budget(
     session: AsyncSession, outbox: Outbox, principal: Principal, partnership_id: str, body: BudgetIn
 ) -> BudgetOut:
-    await require_partnership(session, principal, partnership_id)
+    await partnership_for(session, principal, partnership_id)
     try:
         await _find_budget(session, partnership_id, body.year)
     except NotFound:
@@ -260,7 +251,7 @@ async def patch_budget(
     year: str,
     body: BudgetPatch,
 ) -> BudgetOut:
-    await require_partnership(session, principal, partnership_id)
+    await partnership_for(session, principal, partnership_id)
     budget = await _find_budget(session, partnership_id, year)
     changes = body.model_dump(exclude_unset=True)
     if "amount_pence" in changes and changes["amount_pence"] is None:
@@ -286,24 +277,23 @@ async def patch_budget(
 async def get_budget(
     session: AsyncSession, principal: Principal, partnership_id: str, year: str
 ) -> BudgetOut:
-    await require_partnership(session, principal, partnership_id)
+    await partnership_for(session, principal, partnership_id)
     return _budget_out(await _find_budget(session, partnership_id, year))
 
 
 async def list_budgets(
     session: AsyncSession, principal: Principal, partnership_id: str, limit: int, offset: int
 ) -> tuple[list[BudgetOut], int]:
-    await require_partnership(session, principal, partnership_id)
-    where = FundingBudget.partnership_id == partnership_id
-    total = (await session.exec(select(func.count()).select_from(FundingBudget).where(where))).one()
-    rows = await session.exec(
-        select(FundingBudget)
-        .where(where)
-        .order_by(col(FundingBudget.year))
-        .limit(limit)
-        .offset(offset)
+    await partnership_for(session, principal, partnership_id)
+    rows, total = await fetch_page(
+        session,
+        FundingBudget,
+        [col(FundingBudget.partnership_id) == partnership_id],
+        [col(FundingBudget.year)],
+        limit=limit,
+        offset=offset,
     )
-    return [_budget_out(b) for b in rows.all()], int(total)
+    return [_budget_out(b) for b in rows], total
 
 
 # --- contributions --------------------------------------------------------------------------
@@ -361,7 +351,7 @@ async def create_contribution(
     partnership_id: str,
     body: ContributionIn,
 ) -> ContributionOut:
-    await require_partnership(session, principal, partnership_id)
+    await partnership_for(session, principal, partnership_id)
     who = body.contributor
     name = who.name
     if who.kind == "statutory_partner":
@@ -446,7 +436,7 @@ async def _find_contribution(
 async def get_contribution(
     session: AsyncSession, principal: Principal, partnership_id: str, contribution_id: str
 ) -> ContributionOut:
-    await require_partnership(session, principal, partnership_id)
+    await partnership_for(session, principal, partnership_id)
     return _contribution_out(await _find_contribution(session, partnership_id, contribution_id))
 
 
@@ -458,7 +448,7 @@ async def patch_contribution(
     contribution_id: str,
     body: ContributionPatch,
 ) -> ContributionOut:
-    await require_partnership(session, principal, partnership_id)
+    await partnership_for(session, principal, partnership_id)
     c = await _find_contribution(session, partnership_id, contribution_id)
     if c.withdrawn_at is not None:
         raise Conflict("A withdrawn contribution cannot be changed.")
@@ -511,7 +501,7 @@ async def withdraw_contribution(
     contribution_id: str,
 ) -> None:
     """Soft delete: the row stays for the funding history, out of the analysis."""
-    await require_partnership(session, principal, partnership_id)
+    await partnership_for(session, principal, partnership_id)
     c = await _find_contribution(session, partnership_id, contribution_id)
     if c.withdrawn_at is not None:
         return
@@ -548,7 +538,7 @@ async def list_contributions(
     limit: int,
     offset: int,
 ) -> tuple[list[ContributionOut], int]:
-    await require_partnership(session, principal, partnership_id)
+    await partnership_for(session, principal, partnership_id)
     query = select(FundingContribution).where(FundingContribution.partnership_id == partnership_id)
     count = (
         select(func.count())
@@ -598,7 +588,7 @@ async def analyse(
     year: str,
     rules: FundingRules = DEFAULT_RULES,
 ) -> FundingAnalysis:
-    await require_partnership(session, principal, partnership_id)
+    await partnership_for(session, principal, partnership_id)
     settings = await session.get(FundingSettings, partnership_id)
     basis = settings.basis if settings else "equal_thirds"
     tolerance = _tolerance(settings, rules)

@@ -14,10 +14,10 @@ from datetime import date
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement
-from sqlmodel import col, func, select
+from sqlmodel import col, func
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.partners.membership import partnership_for
+from services.partners.registry import partnership_for
 from services.partners.scrutiny.models import ScrutinyArrangement, StrategicLink
 from services.partners.scrutiny.schemas import (
     LinkIn,
@@ -39,6 +39,7 @@ from shared.contracts.partners.scrutiny import (
     StrategicLinkState,
     StrategicLinkUpdated,
 )
+from shared.db import fetch_page
 from shared.outbox import Outbox
 from shared.problems import Conflict, NotFound, Unprocessable
 from shared.tables import utcnow
@@ -92,21 +93,6 @@ def _refuse_nulls(sent: dict[str, Any], required: tuple[str, ...]) -> None:
     for field in required:
         if field in sent and sent[field] is None:
             raise Unprocessable(f"The record must keep its {field}.", field=field)
-
-
-async def _page(
-    session: AsyncSession,
-    model: type[Row],
-    where: list[ColumnElement[bool]],
-    order: list[Any],
-    limit: int,
-    offset: int,
-) -> tuple[list[Row], int]:
-    total = (await session.exec(select(func.count()).select_from(model).where(*where))).one()
-    rows = (
-        await session.exec(select(model).where(*where).order_by(*order).limit(limit).offset(offset))
-    ).all()
-    return list(rows), int(total)
 
 
 # ---- independent scrutiny ---------------------------------------------------------------------
@@ -301,13 +287,13 @@ async def list_scrutiny(
         )
     if not include_removed:
         where.append(col(ScrutinyArrangement.removed_on).is_(None))
-    rows, total = await _page(
+    rows, total = await fetch_page(
         session,
         ScrutinyArrangement,
         where,
         [col(ScrutinyArrangement.starts_on), col(ScrutinyArrangement.id)],
-        limit,
-        offset,
+        limit=limit,
+        offset=offset,
     )
     return [scrutiny_out(r) for r in rows], total
 
@@ -473,12 +459,12 @@ async def list_links(
         )
     if not include_removed:
         where.append(col(StrategicLink.removed_on).is_(None))
-    rows, total = await _page(
+    rows, total = await fetch_page(
         session,
         StrategicLink,
         where,
         [col(StrategicLink.kind), col(StrategicLink.name), col(StrategicLink.id)],
-        limit,
-        offset,
+        limit=limit,
+        offset=offset,
     )
     return [link_out(r) for r in rows], total

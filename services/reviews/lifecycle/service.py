@@ -57,6 +57,7 @@ from shared.contracts.reviews.lifecycle import (
     ReviewPublished,
     ReviewWithholdingRecorded,
 )
+from shared.db import fetch_page
 from shared.events import EventPayload
 from shared.outbox import Outbox
 from shared.problems import Conflict, NotFound, Unprocessable, pointer
@@ -687,23 +688,19 @@ async def timeline(
     conditions: list[Any] = [TimelineEntry.case_id == case.id]
     if transition is not None:
         conditions.append(TimelineEntry.transition == transition)
-    total = (
-        await session.exec(select(func.count()).select_from(TimelineEntry).where(*conditions))
-    ).one()
-    rows = (
-        await session.exec(
-            select(TimelineEntry)
-            .where(*conditions)
-            .order_by(col(TimelineEntry.position))
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
+    rows, total = await fetch_page(
+        session,
+        TimelineEntry,
+        conditions,
+        [col(TimelineEntry.position)],
+        limit=limit,
+        offset=offset,
+    )
     record_audit(
         session, principal, "read", "case_timeline", case.id, partnership_id=case.partnership_id
     )
     return s.TimelinePage(
-        items=[_entry_out(r) for r in rows], total=int(total), limit=limit, offset=offset
+        items=[_entry_out(r) for r in rows], total=total, limit=limit, offset=offset
     )
 
 
@@ -1062,23 +1059,14 @@ async def list_report_versions(
     conditions: list[Any] = [ReportVersion.case_id == case.id]
     if final is not None:
         conditions.append(col(ReportVersion.final).is_(final))
-    total = (
-        await session.exec(select(func.count()).select_from(ReportVersion).where(*conditions))
-    ).one()
-    rows = (
-        await session.exec(
-            select(ReportVersion)
-            .where(*conditions)
-            .order_by(col(ReportVersion.version))
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
+    rows, total = await fetch_page(
+        session, ReportVersion, conditions, [col(ReportVersion.version)], limit=limit, offset=offset
+    )
     record_audit(
         session, principal, "read", "report_version", case.id, partnership_id=case.partnership_id
     )
     return s.ReportVersionPage(
-        items=[_report_out(r) for r in rows], total=int(total), limit=limit, offset=offset
+        items=[_report_out(r) for r in rows], total=total, limit=limit, offset=offset
     )
 
 
@@ -1229,25 +1217,21 @@ async def list_recommendations(
         conditions.append(Recommendation.source == source)
     if owner_agency is not None:
         conditions.append(Recommendation.owner_agency == owner_agency)
-    total = (
-        await session.exec(select(func.count()).select_from(Recommendation).where(*conditions))
-    ).one()
-    rows = (
-        await session.exec(
-            select(Recommendation)
-            .where(*conditions)
-            .order_by(col(Recommendation.created_at), col(Recommendation.id))
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
+    rows, total = await fetch_page(
+        session,
+        Recommendation,
+        conditions,
+        [col(Recommendation.created_at), col(Recommendation.id)],
+        limit=limit,
+        offset=offset,
+    )
     actions = await _actions_of(session, [r.id for r in rows])
     record_audit(
         session, principal, "read", "recommendation", case.id, partnership_id=case.partnership_id
     )
     return s.RecommendationPage(
         items=[_rec_out(r, [a for a in actions if a.recommendation_id == r.id]) for r in rows],
-        total=int(total),
+        total=total,
         limit=limit,
         offset=offset,
     )
