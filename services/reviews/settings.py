@@ -22,6 +22,9 @@ class ReviewsSettings(ServiceSettings):
 
     service_name: str = "reviews"
     port: int = 8002
+    # It consumes only the partner registry (partnerships, client systems), never on an
+    # incident's path: polling an idle topic less often saves CPU for the services that are.
+    consumer_fetch_wait_ms: int | None = 100
     rule_overrides: dict[str, int] = {}
     """Periods of the rules domain.md marks (verify), by rule id; confirmed rules are fixed."""
     extra_bank_holidays: list[date] = []
