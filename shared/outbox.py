@@ -97,7 +97,9 @@ class OutboxRelay:
     async def run(self) -> None:
         while True:
             try:
-                while await self.publish_pending():
+                # A short batch was everything pending when it was read: what commits later
+                # wakes the relay, so no empty read after it.
+                while await self.publish_pending() >= self.batch_size:
                     pass
             except asyncio.CancelledError:
                 raise

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -26,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import Principal, authenticate, bearer_token
 from shared.bus import KafkaBus
-from shared.consumer import EventConsumer, Handler
+from shared.consumer import BatchLoader, EventConsumer, Handler
 from shared.crypto import configure_field_keys
 from shared.db import Database
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -50,6 +51,7 @@ class ServiceSpec:
     migrations: Path
     consumes: Sequence[str] = ()
     handlers: Mapping[str, Handler] = field(default_factory=dict)
+    batch_loader: BatchLoader | None = None
     workers: Sequence[Worker] = ()
     version: str = "0.1.0"
 
@@ -105,6 +107,7 @@ class Runtime:
                 group_id=self.settings.consumer_group or f"masa-{self.settings.service_name}",
                 topics=list(self.spec.consumes),
                 handlers=self.spec.handlers,
+                batch_loader=self.spec.batch_loader,
                 session_timeout_ms=self.settings.kafka_session_timeout_ms,
                 heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
                 fetch_max_wait_ms=self.settings.consumer_fetch_wait_ms
@@ -268,6 +271,8 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
 
     global _serving
     _serving = True
+    if settings.nice and hasattr(os, "nice"):
+        os.nice(settings.nice)
 
     uvicorn.run(
         app,

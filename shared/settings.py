@@ -78,6 +78,14 @@ class ServiceSettings(BaseSettings):
         "so it applies its events in bigger batches (one transaction per fetch) and polls "
         "less when idle.",
     )
+    nice: int = Field(
+        0,
+        ge=0,
+        le=19,
+        description="Scheduling niceness the service process takes at start (Unix). On a "
+        "machine the services share, a read model off the statutory path sets it higher so "
+        "that intake and notification delivery get the CPU first when it is scarce.",
+    )
     outbox_poll_seconds: float = 1.0
     outbox_linger_seconds: float = Field(
         0.0,

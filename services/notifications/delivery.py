@@ -366,6 +366,9 @@ class DeliveryWorker:
         """Write finished attempts, all that are waiting, one transaction at a time."""
         while True:
             await self._record_wake.wait()
+            # Attempts finish a few milliseconds apart (one incident: three recipients); the
+            # receipt is not on anyone's critical path, so let them share a transaction.
+            await asyncio.sleep(self.settings.record_linger_seconds)
             self._record_wake.clear()
             batch, self._to_record = self._to_record, []
             if not batch:

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.reporting.handlers import HANDLERS
 from services.reporting.routes import router
+from services.reporting.rowcache import preload
 from services.reporting.settings import ReportingSettings
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import TOPICS
@@ -24,5 +25,6 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
             migrations=Path(__file__).parent / "migrations",
             consumes=[TOPICS["partners"], TOPICS["reviews"], TOPICS["notifications"]],
             handlers=HANDLERS,
+            batch_loader=preload,
         )
     )

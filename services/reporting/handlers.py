@@ -37,6 +37,7 @@ from services.reporting.readmodel import (
     advance,
     transition_applies,
 )
+from services.reporting.rowcache import find, keep
 from shared.consumer import Handler
 from shared.contracts.notifications import (
     NotificationAbandoned,
@@ -104,7 +105,7 @@ async def _ensure_partnership(session: AsyncSession, partnership_id: str) -> Par
     INSERT .. ON CONFLICT DO NOTHING: two consumers (different topics, different partitions)
     may both be the first to mention a partnership. Looked up first: it almost always exists.
     """
-    existing = await session.get(PartnershipView, partnership_id)
+    existing = await find(session, PartnershipView, partnership_id)
     if existing is not None:
         return existing
     now = utcnow()
@@ -122,6 +123,7 @@ async def _ensure_partnership(session: AsyncSession, partnership_id: str) -> Par
     )
     row = await session.get(PartnershipView, partnership_id)
     assert row is not None  # just inserted, or there already
+    keep(session, PartnershipView, partnership_id, row)
     return row
 
 
@@ -150,7 +152,7 @@ async def on_incident_notified(
     session: AsyncSession, event: CloudEvent, payload: IncidentNotified
 ) -> None:
     await _ensure_partnership(session, payload.partnership_id)
-    row = await session.get(CaseView, payload.case_id)
+    row = await find(session, CaseView, payload.case_id)
     if row is None:
         row = CaseView(
             case_id=payload.case_id,
@@ -162,6 +164,7 @@ async def on_incident_notified(
             aware_on=payload.aware_on,
             notified_at=payload.notified_at,
         )
+        keep(session, CaseView, payload.case_id, row)
     elif row.partnership_id != payload.partnership_id:
         log.warning(
             "ignoring %s: case %s belongs to another partnership", event.id, payload.case_id
@@ -189,15 +192,18 @@ async def _notification(
 ) -> NotificationView | None:
     """The notification's row (created on whichever of its events arrives first)."""
     await _ensure_partnership(session, payload.partnership_id)
-    row = await session.get(NotificationView, payload.notification_id)
+    row = await find(session, NotificationView, payload.notification_id)
     if row is None:
-        return NotificationView(
+        row = NotificationView(
             notification_id=payload.notification_id,
             case_id=payload.case_id,
             partnership_id=payload.partnership_id,
             recipient=payload.recipient,
             status=QUEUED,
         )
+        session.add(row)
+        keep(session, NotificationView, payload.notification_id, row)
+        return row
     if row.partnership_id != payload.partnership_id:
         log.warning(
             "ignoring %s: notification %s belongs to another partnership",
@@ -357,7 +363,7 @@ async def _due_now(session: AsyncSession, row: DeadlineView) -> date | None:
     """The deadline's current due date: recomputed or alerted, else as notified, else unknown."""
     if row.due_on is not None:
         return row.due_on
-    case = await session.get(CaseView, row.case_id)
+    case = await find(session, CaseView, row.case_id)
     for raw in case.deadlines if case else []:
         if raw.get("rule_id") == row.rule_id and raw.get("due_on"):
             return date.fromisoformat(str(raw["due_on"]))
@@ -436,7 +442,7 @@ async def on_deadline_recomputed(
     A correction from D0 to D1 replayed after a later one from D1 to D2 finds D2, not D0, and
     changes nothing; ``due_as_of`` (the event time) also refuses an older correction.
     """
-    case = await session.get(CaseView, payload.case_id)
+    case = await find(session, CaseView, payload.case_id)
     notified = {d.get("rule_id"): d for d in (case.deadlines if case else [])}
     for moved in payload.deadlines:
         row = await _deadline(

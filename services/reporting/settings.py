@@ -26,5 +26,8 @@ class ReportingSettings(ServiceSettings):
     # A read model a few hundred milliseconds behind is fine; batches of events are far
     # cheaper to apply than single ones (measured with make bench).
     consumer_fetch_wait_ms: int | None = 250
+    # On a shared machine the read models yield the CPU to intake and delivery (statutory
+    # deadlines) when it is scarce; they catch up when it is not.
+    nice: int = 10
     extra_bank_holidays: list[date] = []
     """Holidays proclaimed by the Crown that the ``holidays`` package does not know yet."""
