@@ -5,18 +5,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, cast
+from sqlalchemy import CompoundSelect, String, Table, bindparam, literal_column, union_all
+from sqlalchemy import cast as sql_cast
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.reviews.models import Case, CaseDeadline, CaseStatus, CouncilRef, PartnershipRef
+from services.reviews.models import (
+    Case,
+    CaseDeadline,
+    CaseStatus,
+    CouncilRef,
+    PartnershipRef,
+    new_id,
+)
 from services.reviews.rules import (
     DEFAULT_RULEBOOK,
     Deadline,
@@ -45,6 +55,16 @@ NOTIFICATION_RULES = frozenset({"SIN-5WD", "LAC-DEATH", "CARE-LEAVER-DEATH"})
 NOT_NOTIFIED = frozenset({"local_partners"})
 CHILD_AGE_LIMIT = 18  # a child is under 18; only a care leaver's death concerns someone older
 DEATH_KINDS = frozenset({IncidentKind.looked_after_child_death, IncidentKind.care_leaver_death})
+
+# Intake reads and writes these with Core statements (see notify_incident).
+CASE_TABLE = cast(Table, Case.__table__)  # type: ignore[attr-defined]
+DEADLINE_TABLE = cast(Table, CaseDeadline.__table__)  # type: ignore[attr-defined]
+PARTNERSHIP_TABLE = cast(Table, PartnershipRef.__table__)  # type: ignore[attr-defined]
+COUNCIL_TABLE = cast(Table, CouncilRef.__table__)  # type: ignore[attr-defined]
+# Plain inserts: SQLAlchemy caches their compiled form (it compiles an ON CONFLICT insert anew
+# on every execution).
+_INSERT_CASE = CASE_TABLE.insert()
+_INSERT_DEADLINES = DEADLINE_TABLE.insert()
 
 
 def system_clock() -> datetime:
@@ -96,82 +116,148 @@ async def notify_incident(
 
     The same client reference with the same body is a retry and gets the stored case back;
     with a different body it is a conflict.
+
+    This is the platform's hottest write, so it spends few statements: one query finds the
+    partnership, the councils and a case already holding the reference; the case and its
+    deadlines are written with Core inserts (no ORM objects to build and flush).
     """
     principal.require_event_type(IncidentNotified.event_name)
     partnership_id = _partnership_of_request(principal, body)
-    if await session.get(PartnershipRef, partnership_id) is None:
+    conn = await session.connection()
+    known = await _look_up(conn, partnership_id, body)
+    if not known.partnership:
         raise NotFound("Partnership not found.")
-    fingerprint = _fingerprint(body, partnership_id)
-    existing = await _case_by_reference(session, partnership_id, body.client_reference)
-    if existing is not None:
+    doc = body.model_dump(mode="json")
+    fingerprint = _fingerprint(doc, partnership_id)
+    if known.case_id is not None:
+        existing = await session.get_one(Case, known.case_id)
         return await _replay(session, principal, existing, fingerprint), False
 
     now = policy.now().astimezone(UTC)
     notified_on = policy.local_date(now)
-    await _check(session, body, partnership_id, notified_on)
-    deadlines = _deadlines(policy, body, notified_on)
-    involved = await _involved_partnerships(session, body, partnership_id)
-
-    case = Case(
-        partnership_id=partnership_id,
-        client_id=principal.id,
-        client_reference=body.client_reference,
-        request_fingerprint=fingerprint,
-        council_ons_code=body.council_ons_code,
-        kind=body.kind.value,
-        nature=body.nature,
-        abuse_or_neglect_known_or_suspected=body.abuse_or_neglect_known_or_suspected,
-        status=CaseStatus.notified.value,
-        incident_date=body.incident_date,
-        aware_on=body.aware_on,
-        notified_at=now,
-        location=body.location,
-        children=[c.model_dump(mode="json") for c in body.children],
-        further_children_note=body.further_children_note,
-        involved_council_ons_codes=list(body.involved_council_ons_codes),
-        involved_partnership_ids=involved,
-        needs_rapid_review=any(d.rule_id == "RR-15WD" for d in deadlines),
-        created_at=now,
-    )
+    _check(body, partnership_id, known.councils.get(body.council_ons_code), notified_on)
+    deadlines = _deadline_outs(_deadlines(policy, body, notified_on))
+    case = {
+        "id": new_id(),
+        "partnership_id": partnership_id,
+        "client_id": principal.id,
+        "client_reference": body.client_reference,
+        "request_fingerprint": fingerprint,
+        "council_ons_code": body.council_ons_code,
+        "kind": body.kind.value,
+        "nature": body.nature,
+        "abuse_or_neglect_known_or_suspected": body.abuse_or_neglect_known_or_suspected,
+        "status": CaseStatus.notified.value,
+        "incident_date": body.incident_date,
+        "aware_on": body.aware_on,
+        "notified_at": now,
+        "location": body.location,
+        "children": doc["children"],
+        "further_children_note": body.further_children_note,
+        "involved_council_ons_codes": list(body.involved_council_ons_codes),
+        "involved_partnership_ids": _involved_partnerships(body, partnership_id, known.councils),
+        "needs_rapid_review": any(d.rule_id == "RR-15WD" for d in deadlines),
+        "created_at": now,
+    }
     try:
-        # A concurrent retry of the same reference may have won the race: the unique index
-        # says so, and the savepoint keeps the rest of the transaction usable.
-        async with session.begin_nested():
-            session.add(case)
-            await session.flush()
+        await _insert_case(session, conn, case)
     except IntegrityError:
+        # A concurrent retry of the same reference won the race: the unique index says so.
         winner = await _case_by_reference(session, partnership_id, body.client_reference)
         if winner is None:
             raise
         return await _replay(session, principal, winner, fingerprint), False
 
-    rows = [
-        CaseDeadline(
-            case_id=case.id,
-            position=i,
-            rule_id=d.rule_id,
-            title=d.title,
-            starts_on=d.starts_on,
-            due_on=d.due_on,
-            edition=d.edition,
-            recipients=list(d.recipients),
-            verify=d.verify,
-        )
-        for i, d in enumerate(deadlines)
-    ]
-    session.add_all(rows)
-    out = _case_out(case, rows)
-    outbox.emit(session, _event(out), partnership_id=partnership_id, subject=case.id)
+    await conn.execute(
+        _INSERT_DEADLINES,
+        [
+            {"id": new_id(), "case_id": case["id"], "position": i, **d.model_dump()}
+            for i, d in enumerate(deadlines)
+        ],
+    )
+    out = _case_out(case, deadlines)
+    outbox.emit(session, _event(out), partnership_id=partnership_id, subject=out.case_id)
     record_audit(
         session,
         principal,
         "notify",
         "case",
-        case.id,
+        out.case_id,
         partnership_id=partnership_id,
-        detail={"client_reference": case.client_reference, "kind": case.kind},
+        detail={"client_reference": out.client_reference, "kind": out.kind},
     )
     return out, True
+
+
+async def _insert_case(session: AsyncSession, conn: AsyncConnection, case: dict[str, Any]) -> None:
+    """Insert the case row; a duplicate client reference raises IntegrityError and leaves the
+    transaction usable.
+
+    PostgreSQL aborts a whole transaction on a failed statement, so there the insert runs in a
+    savepoint. SQLite undoes only the failed statement, so it needs none (and there the race
+    cannot even happen: writers run one at a time from BEGIN IMMEDIATE, so the lookup before
+    saw any case holding the reference).
+    """
+    if conn.dialect.name == "sqlite":
+        await conn.execute(_INSERT_CASE, case)
+        return
+    async with session.begin_nested():
+        # Asked for inside the nested transaction, the connection has the SAVEPOINT issued.
+        await (await session.connection()).execute(_INSERT_CASE, case)
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What the local copy of the registry and the case table say about a notification."""
+
+    partnership: bool  # the partnership is known here
+    councils: dict[str, str]  # ONS code -> partnership id, of the councils named that are known
+    case_id: str | None  # the case already holding the client reference, if any
+
+
+def _lookup_statement() -> CompoundSelect:
+    partnership, council, case = PARTNERSHIP_TABLE.c, COUNCIL_TABLE.c, CASE_TABLE.c
+    partnership_id = bindparam("partnership_id", type_=String)
+    return union_all(
+        core_select(
+            literal_column("'partnership'").label("what"),
+            partnership.id.label("key"),
+            partnership.id.label("partnership_id"),
+        ).where(partnership.id == partnership_id),
+        core_select(literal_column("'council'"), council.ons_code, council.partnership_id).where(
+            council.ons_code.in_(bindparam("council_ons_codes", expanding=True))
+        ),
+        core_select(literal_column("'case'"), case.id, case.partnership_id)
+        .where(case.partnership_id == partnership_id)
+        .where(case.client_reference == bindparam("client_reference", type_=String)),
+    )
+
+
+# Built once: rows of (what, key, partnership id), what being "partnership", "council" or "case".
+_LOOKUP = _lookup_statement()
+
+
+async def _look_up(conn: AsyncConnection, partnership_id: str, body: IncidentIn) -> _Known:
+    """One statement instead of one per question: a statement's cost here is SQLAlchemy's
+    Python work around it, not SQLite's."""
+    codes = list(dict.fromkeys([body.council_ons_code, *body.involved_council_ons_codes]))
+    rows = await conn.execute(
+        _LOOKUP,
+        {
+            "partnership_id": partnership_id,
+            "council_ons_codes": codes,
+            "client_reference": body.client_reference,
+        },
+    )
+    partnership, councils, case_id = False, {}, None
+    for what, key, owner in rows:
+        if what == "partnership":
+            partnership = True
+        elif what == "council":
+            councils[key] = owner
+        else:
+            case_id = key
+    return _Known(partnership=partnership, councils=councils, case_id=case_id)
 
 
 def _partnership_of_request(principal: Principal, body: IncidentIn) -> str:
@@ -190,10 +276,10 @@ def _partnership_of_request(principal: Principal, body: IncidentIn) -> str:
     return own
 
 
-def _fingerprint(body: IncidentIn, partnership_id: str) -> str:
-    """A digest of what was asked, so a retry can be told apart from a different notification
-    reusing the same reference."""
-    doc = body.model_dump(mode="json") | {"partnership_id": partnership_id}
+def _fingerprint(doc: dict[str, Any], partnership_id: str) -> str:
+    """A digest of what was asked (``doc``: the body dumped as JSON), so a retry can be told
+    apart from a different notification reusing the same reference."""
+    doc = doc | {"partnership_id": partnership_id}
     canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -223,12 +309,15 @@ async def _replay(
     record_audit(
         session, principal, "notify_retry", "case", case.id, partnership_id=case.partnership_id
     )
-    return _case_out(case, await _deadlines_of(session, [case.id]))
+    return _stored_case_out(case, await _deadlines_of(session, [case.id]))
 
 
-async def _check(session: AsyncSession, body: IncidentIn, partnership_id: str, today: date) -> None:
-    """The rules across fields, the clock and the partnership's councils; every breach is
-    reported at once, each naming its field."""
+def _check(
+    body: IncidentIn, partnership_id: str, council_partnership_id: str | None, today: date
+) -> None:
+    """The rules across fields, the clock and the partnership's councils
+    (``council_partnership_id``: the partnership covering the council named, if known); every
+    breach is reported at once, each naming its field."""
     errors: list[tuple[str, str]] = []
     if body.aware_on > today:
         errors.append(("aware_on", f"cannot be in the future (today is {today.isoformat()})"))
@@ -237,8 +326,7 @@ async def _check(session: AsyncSession, body: IncidentIn, partnership_id: str, t
             errors.append(("incident_date", "cannot be in the future"))
         if body.aware_on < body.incident_date:
             errors.append(("aware_on", "cannot be before the incident date"))
-    council = await session.get(CouncilRef, body.council_ons_code)
-    if council is None or council.partnership_id != partnership_id:
+    if council_partnership_id != partnership_id:
         errors.append(
             ("council_ons_code", f"{body.council_ons_code} is not a council of this partnership")
         )
@@ -298,17 +386,13 @@ def _notify(deadlines: Iterable[DeadlineOut]) -> list[str]:
     return [r for r in dict.fromkeys(codes) if r not in NOT_NOTIFIED]
 
 
-async def _involved_partnerships(
-    session: AsyncSession, body: IncidentIn, partnership_id: str
+def _involved_partnerships(
+    body: IncidentIn, partnership_id: str, councils: dict[str, str]
 ) -> list[str]:
-    """Partnerships covering the other councils involved (domain.md s4: they are told).
-    Councils no partnership here covers are kept on the case but route nowhere."""
-    codes = list(body.involved_council_ons_codes)
-    if not codes:
-        return []
-    rows = (await session.exec(select(CouncilRef).where(col(CouncilRef.ons_code).in_(codes)))).all()
-    by_code = {r.ons_code: r.partnership_id for r in rows}
-    found = (by_code[c] for c in codes if c in by_code)
+    """Partnerships covering the other councils involved (domain.md s4: they are told;
+    ``councils``: ONS code -> partnership id of the known ones). Councils no partnership here
+    covers are kept on the case but route nowhere."""
+    found = (councils[c] for c in body.involved_council_ons_codes if c in councils)
     return [p for p in dict.fromkeys(found) if p != partnership_id]
 
 
@@ -350,7 +434,7 @@ def notified_case_ids(national_body: str) -> Any:
     a JSON list of fixed codes, so matching the quoted code in its text is exact."""
     return select(CaseDeadline.case_id).where(
         col(CaseDeadline.rule_id).in_(sorted(NOTIFICATION_RULES)),
-        cast(col(CaseDeadline.recipients), String).contains(f'"{national_body}"'),
+        sql_cast(col(CaseDeadline.recipients), String).contains(f'"{national_body}"'),
     )
 
 
@@ -372,7 +456,7 @@ async def get_case(session: AsyncSession, principal: Principal, case_id: str) ->
     if case is None or not await may_read(session, principal, case):
         raise NotFound("Case not found.")
     record_audit(session, principal, "read", "case", case.id, partnership_id=case.partnership_id)
-    return _case_out(case, await _deadlines_of(session, [case.id]))
+    return _stored_case_out(case, await _deadlines_of(session, [case.id]))
 
 
 async def list_cases(
@@ -411,7 +495,8 @@ async def list_cases(
         record_audit(
             session, principal, "read", "case", case.id, partnership_id=case.partnership_id
         )
-    return [_case_out(c, [d for d in deadlines if d.case_id == c.id]) for c in cases], int(total)
+    outs = [_stored_case_out(c, [d for d in deadlines if d.case_id == c.id]) for c in cases]
+    return outs, int(total)
 
 
 async def _deadlines_of(session: AsyncSession, case_ids: list[str]) -> list[CaseDeadline]:
@@ -428,8 +513,8 @@ async def _deadlines_of(session: AsyncSession, case_ids: list[str]) -> list[Case
     )
 
 
-def _case_out(case: Case, deadlines: Sequence[CaseDeadline]) -> CaseOut:
-    outs = [
+def _deadline_outs(deadlines: Iterable[Deadline | CaseDeadline]) -> list[DeadlineOut]:
+    return [
         DeadlineOut(
             rule_id=d.rule_id,
             title=d.title,
@@ -441,24 +526,35 @@ def _case_out(case: Case, deadlines: Sequence[CaseDeadline]) -> CaseOut:
         )
         for d in deadlines
     ]
+
+
+def _stored_case_out(case: Case, deadlines: Sequence[CaseDeadline]) -> CaseOut:
+    return _case_out(
+        {column.key: getattr(case, column.key) for column in CASE_TABLE.columns},
+        _deadline_outs(deadlines),
+    )
+
+
+def _case_out(case: Mapping[str, Any], deadlines: list[DeadlineOut]) -> CaseOut:
+    """The case as answered; ``case`` holds its columns (a new row or a stored case's)."""
     return CaseOut(
-        case_id=case.id,
-        partnership_id=case.partnership_id,
-        client_reference=case.client_reference,
-        status=case.status,
-        council_ons_code=case.council_ons_code,
-        kind=case.kind,
-        nature=case.nature,
-        abuse_or_neglect_known_or_suspected=case.abuse_or_neglect_known_or_suspected,
-        incident_date=case.incident_date,
-        aware_on=case.aware_on,
-        notified_at=case.notified_at,
-        location=case.location,
-        children=[ChildOut.model_validate(c) for c in case.children],
-        further_children_note=case.further_children_note,
-        involved_partnership_ids=list(case.involved_partnership_ids),
-        needs_rapid_review=case.needs_rapid_review,
-        notify=_notify(outs),
-        deadlines=outs,
-        created_at=case.created_at,
+        case_id=case["id"],
+        partnership_id=case["partnership_id"],
+        client_reference=case["client_reference"],
+        status=case["status"],
+        council_ons_code=case["council_ons_code"],
+        kind=case["kind"],
+        nature=case["nature"],
+        abuse_or_neglect_known_or_suspected=case["abuse_or_neglect_known_or_suspected"],
+        incident_date=case["incident_date"],
+        aware_on=case["aware_on"],
+        notified_at=case["notified_at"],
+        location=case["location"],
+        children=[ChildOut.model_validate(c) for c in case["children"]],
+        further_children_note=case["further_children_note"],
+        involved_partnership_ids=list(case["involved_partnership_ids"]),
+        needs_rapid_review=case["needs_rapid_review"],
+        notify=_notify(deadlines),
+        deadlines=deadlines,
+        created_at=case["created_at"],
     )

@@ -4,11 +4,14 @@ the same client reference, and the IncidentNotified event on Kafka."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from datetime import date
+from typing import Any
 
 import pytest
 
+from services.reviews import cases
 from services.reviews.app import create_app
 from shared.processes import EmbeddedBroker
 from tests.reviews.reviews_support import (
@@ -166,3 +169,36 @@ async def test_concurrent_retries_create_one_case(
         assert len({r.json()["case_id"] for r in responses}) == 1
         assert (await http.get("/cases", headers=client.headers)).json()["total"] == 1
         assert await count_rows(app, "outbox_event") == 1
+
+
+async def test_a_retry_that_loses_the_race_on_the_unique_index_gets_the_case(
+    database_url: str, broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lookup can miss a case a concurrent retry is committing (PostgreSQL); the unique
+    index then refuses the insert, and the retry is answered with the winner's case."""
+    app = create_app(
+        reviews_settings(database_url, broker), clock=SettableClock(at_noon(date(2026, 12, 21)))
+    )
+    async with running_app(app) as http:
+        client = await seed_client(app, await seed_partnership(app, LEEDS))
+        body = incident_body()
+        first = await http.post("/incidents", json=body, headers=client.headers)
+        look_up = cases._look_up
+
+        async def missing_the_case(*args: Any) -> Any:
+            return dataclasses.replace(await look_up(*args), case_id=None)
+
+        monkeypatch.setattr(cases, "_look_up", missing_the_case)
+        again = await http.post("/incidents", json=body, headers=client.headers)
+        changed = await http.post(
+            "/incidents", json={**body, "nature": "death"}, headers=client.headers
+        )
+
+        assert first.status_code == 201, first.text
+        assert again.status_code == 200, again.text
+        assert again.json() == first.json()
+        assert changed.status_code == 409, changed.text
+        assert await count_rows(app, "case") == 1
+        assert await count_rows(app, "case_deadline") == 2
+        assert await count_rows(app, "outbox_event") == 1
+        assert await count_rows(app, "audit_entry") == 2  # notify, notify_retry
