@@ -201,3 +201,39 @@ async def test_processes_starting_together_do_not_race_their_migrations(
     assert [p.exitcode for p in procs] == [0, 0, 0]
     tables, versions = tables_and_version(database_url)
     assert tables >= SHARED_TABLES and versions == ["0001"]
+
+
+async def test_staged_rows_are_written_with_the_commit_and_never_without_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Audit entries (like outbox events and inbox marks) are staged and written at commit in
+    one executemany: a transaction that commits writes all of them with its change, one that
+    fails writes none, and a staged row is not visible before its transaction commits."""
+    from shared.audit import record_audit
+    from shared.auth import Principal
+    from shared.tables import AuditEntry
+
+    db = await migrated(database_url, tmp_path)
+    actor = Principal(kind="service", id="test")
+    try:
+        async with db.transaction() as session:
+            session.add(Widget(id="w-kept", partnership_id="p1", name="kept"))
+            for n in range(3):
+                record_audit(session, actor, "create", "widget", f"w-kept-{n}", detail={"n": n})
+            assert (await session.exec(select(func.count()).select_from(AuditEntry))).one() == 0
+
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as session:
+                session.add(Widget(id="w-lost", partnership_id="p1", name="lost"))
+                record_audit(session, actor, "create", "widget", "w-lost")
+                raise RuntimeError("the change fails after its audit entry was staged")
+
+        async with db.read() as session:
+            entries = (await session.exec(select(AuditEntry).order_by(col(AuditEntry.id)))).all()
+            widgets = (await session.exec(select(Widget.id))).all()
+        assert [e.entity_id for e in entries] == ["w-kept-0", "w-kept-1", "w-kept-2"]
+        assert [e.detail for e in entries] == [{"n": 0}, {"n": 1}, {"n": 2}]
+        assert all(e.actor == "service:test" and e.at.tzinfo is not None for e in entries)
+        assert widgets == ["w-kept"]
+    finally:
+        await db.dispose()

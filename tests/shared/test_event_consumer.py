@@ -14,8 +14,9 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -291,3 +292,56 @@ async def test_a_database_outage_is_waited_out_not_dead_lettered(
         await seen(client, "w-outage")
         assert await sightings(client, "w-outage") == 1
     assert not any("dead-lettering" in m for m in consumer_warnings.messages)
+
+
+async def test_a_batch_loader_sees_the_batchs_new_events_in_the_handlers_transaction(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A service's batch loader runs once per fetched batch, before its handlers and in their
+    transaction, with the events not yet applied (an already applied one is left out)."""
+    from aiokafka.structs import ConsumerRecord
+    from sqlmodel import select
+
+    from shared.consumer import EventConsumer
+    from shared.db import Database
+    from shared.migrations import upgrade_to_head
+    from tests.shared.widget_service import Sighting, WidgetCreated, widget_events_registered
+
+    await asyncio.to_thread(upgrade_to_head, database_url, write_migrations(tmp_path / "m"))
+    db = Database(database_url)
+    loaded: list[list[str]] = []
+    handled: list[tuple[str, bool]] = []
+
+    async def loader(session: Any, events: Sequence[tuple[Any, Any]]) -> None:
+        loaded.append([payload.widget_id for _, payload in events])
+        session.info["loaded"] = True
+
+    async def handler(session: Any, event: Any, payload: WidgetCreated) -> None:
+        handled.append((payload.widget_id, bool(session.info.get("loaded"))))
+        session.add(Sighting(event_id=event.id, widget_id=payload.widget_id))
+
+    def record(offset: int, event: Any) -> ConsumerRecord[bytes, bytes]:
+        return ConsumerRecord(
+            "upstream", 0, offset, 0, 0, b"p-test", event.to_bytes(), None, 6, 0, []
+        )
+
+    first, second, third = (widget_event(f"w{n}", f"n{n}") for n in range(3))
+    with widget_events_registered():
+        consumer = EventConsumer(
+            None,  # type: ignore[arg-type]  # no dead-lettering in this test
+            db,
+            group_id="g",
+            topics=["upstream"],
+            handlers={WidgetCreated.type_name(): handler},  # type: ignore[dict-item]
+            batch_loader=loader,
+        )
+        try:
+            await consumer.handle_records([record(0, first), record(1, second)])
+            await consumer.handle_records([record(2, second), record(3, third)])
+            async with db.read() as session:
+                seen = sorted((await session.exec(select(Sighting.widget_id))).all())
+        finally:
+            await db.dispose()
+    assert loaded == [["w0", "w1"], ["w2"]]
+    assert handled == [("w0", True), ("w1", True), ("w2", True)]
+    assert seen == ["w0", "w1", "w2"]
