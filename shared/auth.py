@@ -21,10 +21,10 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 from fastapi import Request
-from sqlmodel import select
+from sqlalchemy import Table, bindparam, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.problems import Forbidden, NotFound, Unauthorized
@@ -132,21 +132,33 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
+_CREDENTIALS = cast(Table, ClientCredential.__table__)  # type: ignore[attr-defined]
+_SYSTEMS = cast(Table, ClientSystem.__table__)  # type: ignore[attr-defined]
+# Every authenticated request runs this: one statement (the credential and what its system
+# may post), built once.
+_CREDENTIAL_AND_GRANTS = (
+    select(
+        _CREDENTIALS.c.client_id,
+        _CREDENTIALS.c.partnership_id,
+        _CREDENTIALS.c.revoked_at,
+        _SYSTEMS.c.allowed_event_types,
+    )
+    .select_from(_CREDENTIALS.outerjoin(_SYSTEMS, _SYSTEMS.c.client_id == _CREDENTIALS.c.client_id))
+    .where(_CREDENTIALS.c.token_hash == bindparam("token_hash"))
+)
+
+
 async def authenticate(session: AsyncSession, token: str, admin_token: str) -> Principal:
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return Principal(kind="admin", id="platform-admin")
-    row = (
-        await session.exec(
-            select(ClientCredential).where(ClientCredential.token_hash == hash_token(token))
-        )
-    ).first()
+    conn = await session.connection()
+    row = (await conn.execute(_CREDENTIAL_AND_GRANTS, {"token_hash": hash_token(token)})).first()
     if row is None or row.revoked_at is not None:
         raise Unauthorized("The bearer token is not valid or has been revoked.")
-    system = await session.get(ClientSystem, row.client_id)
     body = national_body_of(row.partnership_id)
     if body is not None:
         return Principal(kind="national_body", id=row.client_id, national_body=body)
-    event_types, roles = split_grants(list(system.allowed_event_types or []) if system else [])
+    event_types, roles = split_grants(list(row.allowed_event_types or []))
     return Principal(
         kind="person" if is_person_id(row.client_id) else "client",
         id=row.client_id,
