@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth import Principal
 from shared.db import stage_insert
-from shared.tables import AuditEntry, utcnow
+from shared.tables import AuditEntry, table_of, utcnow
 
 # Written at commit with the transaction's other entries (shared.db.stage_insert).
-AUDIT_TABLE = cast(Table, AuditEntry.__table__)  # type: ignore[attr-defined]
+AUDIT_TABLE = table_of(AuditEntry)
 
 
 def record_audit(

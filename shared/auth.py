@@ -21,14 +21,14 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from typing import Literal, cast, get_args
+from typing import Literal, get_args
 
 from fastapi import Request
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.problems import Forbidden, NotFound, Unauthorized
-from shared.tables import ClientCredential, ClientSystem
+from shared.tables import ClientCredential, ClientSystem, table_of
 
 TOKEN_PREFIX = "masa_"
 
@@ -132,8 +132,8 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-_CREDENTIALS = cast(Table, ClientCredential.__table__)  # type: ignore[attr-defined]
-_SYSTEMS = cast(Table, ClientSystem.__table__)  # type: ignore[attr-defined]
+_CREDENTIALS = table_of(ClientCredential)
+_SYSTEMS = table_of(ClientSystem)
 # Every authenticated request runs this: one statement (the credential and what its system
 # may post), built once.
 _CREDENTIAL_AND_GRANTS = (

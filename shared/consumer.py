@@ -14,12 +14,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import col, select
@@ -30,12 +29,12 @@ from shared.db import Database, stage_insert
 from shared.events import REGISTRY, CloudEvent, EventPayload, MalformedEvent
 from shared.metrics import EVENTS_CONSUMED
 from shared.settings import DEAD_LETTER_SUFFIX
-from shared.tables import InboxEvent, utcnow
+from shared.tables import InboxEvent, table_of, utcnow
 from shared.telemetry import span_from
 
 log = logging.getLogger("masa.consumer")
 
-INBOX_TABLE = cast(Table, InboxEvent.__table__)  # type: ignore[attr-defined]
+INBOX_TABLE = table_of(InboxEvent)
 Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
 # Called with a batch's new (event, payload) pairs before its handlers, in their transaction:
 # a service loads the rows they will touch in a few queries instead of one per event.

@@ -11,10 +11,9 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
-from typing import cast
 
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Table, func, update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,11 +21,11 @@ from shared.bus import KafkaBus
 from shared.db import EMITTED_EVENT_IDS, WROTE_EVENTS, Database, stage_insert
 from shared.events import CloudEvent, EventPayload, make_event
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING
-from shared.tables import OutboxEvent, utcnow
+from shared.tables import OutboxEvent, table_of, utcnow
 from shared.telemetry import current_traceparent, span_from
 
 log = logging.getLogger("masa.outbox")
-OUTBOX_TABLE = cast(Table, OutboxEvent.__table__)  # type: ignore[attr-defined]
+OUTBOX_TABLE = table_of(OutboxEvent)
 
 
 class Outbox:

@@ -9,12 +9,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from shared.crypto import EncryptedText
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model, for statements built without the ORM (hot paths:
+    no objects to build and flush)."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
 
 
 def utcnow() -> datetime:

@@ -23,13 +23,13 @@ import functools
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, cast
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import httpx
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlmodel import col
 
 from services.notifications.domain import (
@@ -43,7 +43,7 @@ from services.notifications.domain import (
     encode_body,
     on_time,
 )
-from services.notifications.models import DeliveryAttempt, Notification
+from services.notifications.models import ATTEMPT_TABLE, NOTIFICATION_TABLE, Notification
 from services.notifications.retry import parse_retry_after
 from services.notifications.settings import NotificationsSettings, RecipientConfig
 from services.notifications.signing import signed_headers
@@ -81,12 +81,9 @@ ATTEMPT_SECONDS = Histogram(
 )
 
 
-NOTIFICATION = cast(Table, Notification.__table__)  # type: ignore[attr-defined]
-ATTEMPT = cast(Table, DeliveryAttempt.__table__)  # type: ignore[attr-defined]
-
 # What recording an attempt reads of its notification (Core rows: no ORM objects to build).
 _RECORD_COLUMNS = [
-    NOTIFICATION.c[name]
+    NOTIFICATION_TABLE.c[name]
     for name in (
         "id",
         "attempts",
@@ -101,22 +98,28 @@ _RECORD_COLUMNS = [
 ]
 _SET_ATTEMPTS = {
     "attempts": bindparam("b_attempts"),
-    "first_attempt_at": bindparam("b_first_attempt_at", type_=NOTIFICATION.c.first_attempt_at.type),
-    "updated_at": bindparam("b_updated_at", type_=NOTIFICATION.c.updated_at.type),
+    "first_attempt_at": bindparam(
+        "b_first_attempt_at", type_=NOTIFICATION_TABLE.c.first_attempt_at.type
+    ),
+    "updated_at": bindparam("b_updated_at", type_=NOTIFICATION_TABLE.c.updated_at.type),
 }
 # The attempt of a lost lease: counted, the state left to the lease holder.
 _COUNT_ATTEMPT = (
-    update(NOTIFICATION).where(NOTIFICATION.c.id == bindparam("b_id")).values(**_SET_ATTEMPTS)
+    update(NOTIFICATION_TABLE)
+    .where(NOTIFICATION_TABLE.c.id == bindparam("b_id"))
+    .values(**_SET_ATTEMPTS)
 )
 _DECIDE = (
-    update(NOTIFICATION)
-    .where(NOTIFICATION.c.id == bindparam("b_id"))
+    update(NOTIFICATION_TABLE)
+    .where(NOTIFICATION_TABLE.c.id == bindparam("b_id"))
     .values(
         **_SET_ATTEMPTS,
         status=bindparam("b_status"),
         last_error=bindparam("b_last_error"),
-        next_attempt_at=bindparam("b_next_attempt_at", type_=NOTIFICATION.c.next_attempt_at.type),
-        delivered_at=bindparam("b_delivered_at", type_=NOTIFICATION.c.delivered_at.type),
+        next_attempt_at=bindparam(
+            "b_next_attempt_at", type_=NOTIFICATION_TABLE.c.next_attempt_at.type
+        ),
+        delivered_at=bindparam("b_delivered_at", type_=NOTIFICATION_TABLE.c.delivered_at.type),
         claimed_until=None,
         claim_token=None,
     )
@@ -131,8 +134,8 @@ class _Recorded:
     case_id: str | None
     partnership_id: str
     recipient: str
-    due_on: Any
-    delivered_at: Any
+    due_on: date | None
+    delivered_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -239,7 +242,7 @@ class DeliveryWorker:
         """Lease up to ``limit`` due webhook notifications, oldest due first."""
         now = utcnow()
         token = str(uuid.uuid4())
-        n = NOTIFICATION.c
+        n = NOTIFICATION_TABLE.c
         query = (
             select(n.id, n.recipient, n.partnership_id, n.body, n.traceparent)
             .where(n.status == "pending")
@@ -257,7 +260,7 @@ class DeliveryWorker:
             rows = (await conn.execute(query)).all()
             if rows:
                 await conn.execute(
-                    update(NOTIFICATION)
+                    update(NOTIFICATION_TABLE)
                     .where(n.id.in_([r.id for r in rows]))
                     .values(
                         claimed_until=now + timedelta(seconds=self.settings.claim_seconds),
@@ -402,7 +405,9 @@ class DeliveryWorker:
         async with self.db.transaction() as session:
             conn = await session.connection()
             ids = [claim.id for claim, _ in batch]
-            query = select(*_RECORD_COLUMNS).where(NOTIFICATION.c.id.in_(ids)).with_for_update()
+            query = (
+                select(*_RECORD_COLUMNS).where(NOTIFICATION_TABLE.c.id.in_(ids)).with_for_update()
+            )
             current = {row.id: row for row in (await conn.execute(query)).all()}
             now = utcnow()
             for claim, result in batch:
@@ -476,7 +481,7 @@ class DeliveryWorker:
                 )
                 decisions.append(decision)
             if attempts:
-                await conn.execute(ATTEMPT.insert(), attempts)
+                await conn.execute(ATTEMPT_TABLE.insert(), attempts)
             if counted:
                 await conn.execute(_COUNT_ATTEMPT, counted)
             if decided:

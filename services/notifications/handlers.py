@@ -18,9 +18,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -49,7 +48,7 @@ from services.notifications.domain import (
     subject_notification_id,
     webhook_body,
 )
-from services.notifications.models import Notification
+from services.notifications.models import NOTIFICATION_TABLE, Notification
 from services.notifications.settings import RECIPIENT_CODE, NotificationsSettings
 from shared.audit import record_audit
 from shared.consumer import Handler
@@ -67,7 +66,6 @@ from shared.outbox import Outbox
 from shared.tables import utcnow
 from shared.telemetry import current_traceparent
 
-NOTIFICATION = cast(Table, Notification.__table__)  # type: ignore[attr-defined]
 ID_MAX = 64
 SUBJECT_MAX = 100  # <partnership id>/v<version> of arrangements (the column's length)
 
@@ -158,7 +156,7 @@ async def _queue(
         rows.append(_queue_one(q, nid, recipient, rule_id, due_on, body))
     if rows:
         conn = await q.session.connection()
-        await conn.execute(NOTIFICATION.insert(), rows)
+        await conn.execute(NOTIFICATION_TABLE.insert(), rows)
     return [row["id"] for row in rows]
 
 

@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.crypto import EncryptedJSON
 from shared.db import new_metadata_base
-from shared.tables import utc_field
+from shared.tables import table_of, utc_field
 
 if TYPE_CHECKING:  # mypy cannot take a base class from a function's return value
     NotificationsTable = SQLModel
@@ -85,3 +85,8 @@ class DeliveryAttempt(NotificationsTable, table=True):
     status_code: int | None = None
     error: str | None = Field(default=None, max_length=500)
     duration_ms: int
+
+
+# Their Core tables, for the statements on the delivery path (no ORM objects to build).
+NOTIFICATION_TABLE = table_of(Notification)
+ATTEMPT_TABLE = table_of(DeliveryAttempt)

@@ -8,10 +8,10 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CompoundSelect, String, Table, bindparam, literal_column, union_all
+from sqlalchemy import CompoundSelect, String, bindparam, literal_column, union_all
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
@@ -44,7 +44,7 @@ from shared.calendar import WorkingDayCalendar, default_calendar
 from shared.contracts.reviews import ChildSummary, DeadlineRef, IncidentNotified
 from shared.outbox import Outbox
 from shared.problems import Conflict, Forbidden, NotFound, Unprocessable, pointer
-from shared.tables import utcnow
+from shared.tables import table_of, utcnow
 
 Clock = Callable[[], datetime]
 """Returns the current moment, timezone-aware. Injected so tests can fix "today"."""
@@ -57,10 +57,10 @@ CHILD_AGE_LIMIT = 18  # a child is under 18; only a care leaver's death concerns
 DEATH_KINDS = frozenset({IncidentKind.looked_after_child_death, IncidentKind.care_leaver_death})
 
 # Intake reads and writes these with Core statements (see notify_incident).
-CASE_TABLE = cast(Table, Case.__table__)  # type: ignore[attr-defined]
-DEADLINE_TABLE = cast(Table, CaseDeadline.__table__)  # type: ignore[attr-defined]
-PARTNERSHIP_TABLE = cast(Table, PartnershipRef.__table__)  # type: ignore[attr-defined]
-COUNCIL_TABLE = cast(Table, CouncilRef.__table__)  # type: ignore[attr-defined]
+CASE_TABLE = table_of(Case)
+DEADLINE_TABLE = table_of(CaseDeadline)
+PARTNERSHIP_TABLE = table_of(PartnershipRef)
+COUNCIL_TABLE = table_of(CouncilRef)
 # Plain inserts: SQLAlchemy caches their compiled form (it compiles an ON CONFLICT insert anew
 # on every execution).
 _INSERT_CASE = CASE_TABLE.insert()
